@@ -1,0 +1,27 @@
+# Targets run with whatever `python` is first on PATH (activate .venv first, or let .ci/run do it).
+PYTHON ?= python
+
+.PHONY: install test quick_test slow_test quality bench quickstart
+
+install:  ## the project and its dev tools (torch is pinned to the CPU build 2.13.0)
+	$(PYTHON) -m pip install -e ".[dev]"
+
+test:  ## the whole suite, slow integration tests included (what CI runs)
+	$(PYTHON) -m pytest
+
+quick_test:  ## everything but the slow tests
+	$(PYTHON) -m pytest -m "not slow"
+
+slow_test:  ## only the slow tests (real corpora, real servers, real models)
+	$(PYTHON) -m pytest -m slow
+
+quality:
+	$(PYTHON) -m ruff check toolkit tests benchmarks
+
+bench:  ## every benchmark, one after the other
+	@for bench in benchmarks/bench_*.py; do echo "== $$bench"; $(PYTHON) $$bench || exit 1; done
+
+quickstart:  ## the pipeline on the embedded illustrative samples, offline (grows as stages land)
+	miniastrolm ingest --config recipes/ingest/kaggle.yaml --path samples/illustrative_abstracts.jsonl \
+		--db runs/quickstart/miniastrolm.db
+	miniastrolm db stats --db runs/quickstart/miniastrolm.db

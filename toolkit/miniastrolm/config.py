@@ -1,0 +1,59 @@
+"""Stage configs: dataclasses filled from a YAML recipe, then from CLI flags (CLI > YAML > default).
+
+This is the mechanism TRL's `TrlParser` uses (YAML values become argparse defaults), built on
+`transformers.HfArgumentParser` so every field's `metadata={"help": ...}` shows up in `--help`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A recipe or flag that cannot be turned into a config; the message names the key and the file."""
+
+
+def load_recipe(path: str | Path, known_keys: set[str]) -> dict:
+    """Read a YAML recipe and refuse keys the stage does not know (a typo must not pass silently)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"recipe not found: {path}")
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from error
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: a recipe is a mapping of key: value, got {type(values).__name__}")
+    unknown = sorted(set(values) - known_keys)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known_keys))}")
+    return values
+
+
+def parse_config(config_class: type[T], args: list[str], prog: str, description: str = "") -> T:
+    """Build `config_class` from `--config recipe.yaml` and `--key value` overrides in `args`."""
+    from transformers import HfArgumentParser
+
+    parser = HfArgumentParser(
+        config_class, prog=prog, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument("--config", help="YAML recipe; its keys are the flags below, flags given here win")
+    keys = {field.name for field in dataclasses.fields(config_class)}
+    known, _ = parser.parse_known_args(args)
+    if known.config:
+        parser.set_defaults(**load_recipe(known.config, keys))
+    config, _config_flag, unknown = parser.parse_args_into_dataclasses(args=args, return_remaining_strings=True)
+    if unknown:
+        flags = [flag.lstrip("-").split("=")[0] for flag in unknown if flag.startswith("--")]
+        hints = [f"--{match}" for flag in flags for match in difflib.get_close_matches(flag, keys, n=1)]
+        raise ConfigError(f"unknown argument(s) {' '.join(unknown)}" + (f" (did you mean {', '.join(hints)}?)"
+                                                                        if hints else "; see --help"))
+    return config
