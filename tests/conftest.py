@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import struct
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -109,10 +111,14 @@ def oai_page(papers: list[dict], token: str, cursor: int, total: int) -> bytes:
 </ListRecords></OAI-PMH>""".encode()
 
 
-class LocalServer:
-    """A real HTTP server on 127.0.0.1; `handler(path, query)` returns (status, headers, body)."""
+RESET = (0, {}, b"")  # a handler returning this makes the server drop the connection with a TCP reset
 
-    def __init__(self, handler: Callable[[str, dict], tuple[int, dict, bytes]]):
+
+class LocalServer:
+    """A real HTTP server on 127.0.0.1; `handler(path, query)` (GET) or `handler(path, query, body)` (POST)
+    returns (status, headers, body), or RESET."""
+
+    def __init__(self, handler: Callable[..., tuple[int, dict, bytes]]):
         self.requests: list[tuple[str, dict]] = []
         outer = self
 
@@ -121,7 +127,21 @@ class LocalServer:
                 url = urlparse(self.path)
                 query = {key: values[0] for key, values in parse_qs(url.query).items()}
                 outer.requests.append((url.path, query))
-                status, headers, body = handler(url.path, query)
+                self._reply(handler(url.path, query))
+
+            def do_POST(self):  # noqa: N802
+                url = urlparse(self.path)
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.requests.append((url.path, {}))
+                self._reply(handler(url.path, {}, body))
+
+            def _reply(self, reply):
+                if reply is RESET:
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.connection.close()
+                    self.close_connection = True
+                    return
+                status, headers, body = reply
                 self.send_response(status)
                 for key, value in headers.items():
                     self.send_header(key, value)

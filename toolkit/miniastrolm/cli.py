@@ -76,7 +76,7 @@ def ingest(ctx: typer.Context) -> None:
 
 @db_app.command()
 def stats(db: str = typer.Option(DEFAULT_DB, help="SQLite store")) -> None:
-    """Counts of papers by category and source, and why records were skipped."""
+    """Counts of papers, skipped records, generations, and the teacher's token and cost ledger."""
     from pathlib import Path
 
     from .store import Store
@@ -91,7 +91,8 @@ def stats(db: str = typer.Option(DEFAULT_DB, help="SQLite store")) -> None:
                   f"{store.count('ingest_runs'):,} ingest runs")
         for title, rows in [("papers by primary category", store.papers_by_category()),
                             ("papers by source", store.papers_by_source()),
-                            ("skipped records by reason", store.skip_reasons())]:
+                            ("skipped records by reason", store.skip_reasons()),
+                            ("generations not ok by reason", store.generation_failures())]:
             if rows:
                 table = Table(title=title)
                 table.add_column(title.split(" by ")[1])
@@ -99,6 +100,36 @@ def stats(db: str = typer.Option(DEFAULT_DB, help="SQLite store")) -> None:
                 for key, count in rows:
                     table.add_row(str(key), f"{count:,}")
                 out.print(table)
+        ledger = store.token_ledger()
+        if ledger:
+            table = Table(title="teacher cost ledger")
+            for column in ("model", "calls", "ok", "prompt tokens", "completion tokens", "cost estimate"):
+                table.add_column(column, justify="left" if column == "model" else "right")
+            for model, calls, ok, prompt, completion, cost in ledger:
+                table.add_row(model, f"{calls:,}", f"{ok:,}", f"{prompt:,}", f"{completion:,}",
+                              "no price set" if cost is None else f"${cost:,.4f}")
+            out.print(table)
+
+
+@app.command(context_settings=STAGE_VERB)
+def label(ctx: typer.Context) -> None:
+    """Ask the teacher for plain-language explanations of stored papers; resumable, one row per call."""
+    from .label import LabelConfig
+    from .label import label as run_label
+
+    config = _config(LabelConfig, ctx, label.__doc__ + " Re-running the same recipe continues its batch: "
+                     "successes are never regenerated, failures are retried up to max_attempts.")
+    try:
+        report = run_label(config)
+    except (FileNotFoundError, ValueError, RuntimeError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from error
+    console.print(f"batch {report.batch_id}: {report.ok} ok, {report.failed} failed, {report.skipped} skipped "
+                  f"before a call, {report.already_done} already done; {report.completion_tokens:,} tokens "
+                  f"generated. See `miniastrolm db stats --db {config.db}`.")
+    if report.interrupted:
+        console.print("interrupted: run the same command again to continue where it stopped")
+        raise typer.Exit(130)
 
 
 if __name__ == "__main__":

@@ -153,6 +153,58 @@ class Store:
                 (utc_now(), read, kept, inserted, updated, skipped, run_id),
             )
 
+    # -- labelling ------------------------------------------------------------------------------
+
+    def open_batch(self, *, recipe_hash: str, recipe: dict, price_input: float | None,
+                   price_output: float | None) -> int:
+        """The batch for this recipe: created on first use, found again on a resume."""
+        import orjson
+
+        with self.db:
+            self.db.execute(
+                "INSERT INTO batches (recipe_hash, recipe, backend, model, prompt_version, price_input_per_mtok, "
+                "price_output_per_mtok, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(recipe_hash) DO UPDATE SET status = 'running', "
+                "price_input_per_mtok = excluded.price_input_per_mtok, "
+                "price_output_per_mtok = excluded.price_output_per_mtok",
+                (recipe_hash, orjson.dumps(recipe).decode(), recipe["backend"], recipe["model"],
+                 recipe["prompt_version"], price_input, price_output, utc_now()))
+        return self.db.execute("SELECT id FROM batches WHERE recipe_hash = ?", (recipe_hash,)).fetchone()[0]
+
+    def set_batch_status(self, batch_id: int, status: str) -> None:
+        with self.db:
+            self.db.execute("UPDATE batches SET status = ? WHERE id = ?", (status, batch_id))
+
+    def sample_states(self, batch_id: int) -> dict[tuple[str, int], tuple[bool, int]]:
+        """(paper, sample) -> (finished: a success or a recorded skip, calls made so far)."""
+        rows = self.db.execute(
+            "SELECT paper, sample, max(status IN ('ok', 'skipped')), count(*) FROM generations WHERE batch = ? "
+            "GROUP BY paper, sample", (batch_id,))
+        return {(paper, sample): (bool(finished), calls) for paper, sample, finished, calls in rows}
+
+    def add_generation(self, row: dict) -> None:
+        """Commit one call (or skip) on its own: a crash can lose only what is still in flight."""
+        row = {"output": None, "finish_reason": None, "prompt_tokens": None, "completion_tokens": None,
+               "latency_ms": None, "error": None, **row, "created_at": utc_now()}
+        columns = ", ".join(row)
+        with self.db:
+            self.db.execute(f"INSERT INTO generations ({columns}) VALUES ({', '.join('?' * len(row))})",
+                            tuple(row.values()))
+
+    def token_ledger(self) -> list[tuple]:
+        """Per model: calls, ok, prompt and completion tokens, and the cost estimate where prices are set."""
+        return self.db.execute(
+            "SELECT g.model, count(*), sum(g.status = 'ok'), coalesce(sum(g.prompt_tokens), 0), "
+            "coalesce(sum(g.completion_tokens), 0), "
+            "sum(coalesce(g.prompt_tokens, 0) * b.price_input_per_mtok "
+            "    + coalesce(g.completion_tokens, 0) * b.price_output_per_mtok) / 1e6 "
+            "FROM generations g JOIN batches b ON b.id = g.batch GROUP BY g.model ORDER BY g.model").fetchall()
+
+    def generation_failures(self) -> list[tuple[str, int]]:
+        return self.db.execute(
+            "SELECT status || ': ' || substr(coalesce(error, ''), 1, 60), count(*) FROM generations "
+            "WHERE status != 'ok' GROUP BY 1 ORDER BY 2 DESC LIMIT 15").fetchall()
+
     # -- stats ----------------------------------------------------------------------------------
 
     def papers_by_category(self) -> list[tuple[str, int]]:

@@ -1,0 +1,182 @@
+"""Label: ask the teacher for explanations of stored papers, one committed row per call.
+
+A batch is identified by the hash of everything that shapes its outputs (backend, model, prompt version,
+decoding parameters, samples per paper). Re-running the same recipe resumes that batch: stored successes
+are never regenerated, failed samples are retried until `max_attempts`, and new papers can be added by
+raising `limit`. Each finished generation is committed on its own, so a kill loses at most the calls in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import orjson
+from tqdm.auto import tqdm
+
+from .prompts import Prompt
+from .store import DEFAULT_DB, Paper, Store
+from .teacher import BackendSettings, DecodingParams, Job, Result, Teacher, make_teacher
+
+
+@dataclass
+class LabelConfig:
+    db: str = field(default=DEFAULT_DB, metadata={"help": "SQLite store"})
+    backend: Literal["local", "endpoint"] = field(
+        default="local", metadata={"help": "local: in-process model; endpoint: a chat-completion server or Hub model"})
+    model: str = field(default="smollm2", metadata={
+        "help": "local: 'smollm2' (the embedded SmolLM2-135M GGUF), a model folder or a .gguf file; "
+                "endpoint: a Hub model id, or the served model name when base_url is set"})
+    base_url: str | None = field(default=None, metadata={
+        "help": "endpoint: an OpenAI-compatible server (TGI, vLLM, llama.cpp, Ollama), e.g. http://127.0.0.1:8080"})
+    provider: str | None = field(default=None, metadata={"help": "endpoint without base_url: HF inference provider"})
+    token_env: str = field(default="HF_TOKEN", metadata={
+        "help": "name of the environment variable holding the API token (the token is never stored or logged)"})
+    prompt: str = field(default="explain", metadata={"help": "prompt folder name under prompts/, or a path"})
+    samples: int = field(default=1, metadata={"help": "explanations per paper"})
+    max_new_tokens: int = field(default=320, metadata={"help": "per explanation (200 words is ~270 tokens)"})
+    temperature: float = field(default=0.7, metadata={"help": "0 = greedy"})
+    top_p: float = field(default=0.95)
+    seed: int = field(default=1234, metadata={"help": "sample i of a paper uses seed + i"})
+    category_prefix: str = field(default="astro-ph", metadata={"help": "papers whose primary category starts so"})
+    date_from: str | None = field(default=None, metadata={"help": "papers published on or after (YYYY-MM-DD)"})
+    date_to: str | None = field(default=None, metadata={"help": "papers published on or before (YYYY-MM-DD)"})
+    limit: int | None = field(default=None, metadata={"help": "papers in the batch (raise it to extend a batch)"})
+    balanced: bool = field(default=True, metadata={"help": "take papers round-robin across primary categories"})
+    skip_labelled_elsewhere: bool = field(default=True, metadata={
+        "help": "leave out papers that already have a successful label from another batch"})
+    max_abstract_chars: int = field(default=4000, metadata={
+        "help": "longer abstracts are skipped with a recorded reason (the prompt must fit the context)"})
+    max_attempts: int = field(default=3, metadata={"help": "calls per sample before it is given up"})
+    concurrency: int = field(default=4, metadata={"help": "endpoint: requests in flight"})
+    timeout_seconds: float = field(default=120.0, metadata={"help": "endpoint: per request"})
+    max_retries: int = field(default=4, metadata={"help": "endpoint: per call, on 429/5xx/timeouts/resets"})
+    backoff_seconds: float = field(default=1.0, metadata={"help": "endpoint: first backoff (doubles, jittered)"})
+    batch_size: int = field(default=8, metadata={"help": "local: prompts generated together"})
+    dtype: Literal["auto", "float32", "bfloat16"] = field(
+        default="auto", metadata={"help": "local: auto = bf16 only where the CPU has AMX/AVX512-BF16"})
+    price_input_per_mtok: float | None = field(default=None, metadata={"help": "USD per million prompt tokens"})
+    price_output_per_mtok: float | None = field(default=None, metadata={"help": "USD per million completion tokens"})
+
+    def params(self) -> DecodingParams:
+        return DecodingParams(self.max_new_tokens, self.temperature, self.top_p, self.seed)
+
+    def backend_settings(self) -> BackendSettings:
+        return BackendSettings(
+            backend=self.backend, model=self.model, base_url=self.base_url, provider=self.provider,
+            token_env=self.token_env, concurrency=self.concurrency, timeout_seconds=self.timeout_seconds,
+            max_retries=self.max_retries, backoff_seconds=self.backoff_seconds, batch_size=self.batch_size,
+            dtype=self.dtype)
+
+    def identity(self, prompt_version: str) -> dict:
+        """What shapes the outputs; its hash names the batch. Holds no secret (only the token's variable name)."""
+        return {"backend": self.backend, "model": self.model, "base_url": self.base_url, "provider": self.provider,
+                "prompt_version": prompt_version, "samples": self.samples, "params": self.params().as_dict()}
+
+
+@dataclass
+class LabelReport:
+    batch_id: int
+    planned: int = 0
+    ok: int = 0
+    failed: int = 0
+    skipped: int = 0
+    completion_tokens: int = 0
+    already_done: int = 0
+    interrupted: bool = False
+
+
+def select_papers(store: Store, config: LabelConfig, batch_id: int) -> list[Paper]:
+    """Papers in scope, in a stable order (hash of the id), round-robin across categories when balanced."""
+    where, args = ["primary_category LIKE ? || '%'"], [config.category_prefix]
+    if config.date_from:
+        where.append("coalesce(published, updated) >= ?")
+        args.append(config.date_from)
+    if config.date_to:
+        where.append("coalesce(published, updated) <= ?")
+        args.append(config.date_to)
+    if config.skip_labelled_elsewhere:
+        where.append("arxiv_id NOT IN (SELECT paper FROM generations WHERE status = 'ok' AND batch != ?)")
+        args.append(batch_id)
+    rows = store.db.execute(
+        f"SELECT {', '.join(Paper._fields)} FROM papers WHERE {' AND '.join(where)}", args).fetchall()
+    papers = sorted((Paper(*row) for row in rows), key=lambda p: hashlib.sha256(p.arxiv_id.encode()).digest())
+    if config.balanced:
+        by_category: dict[str, list[Paper]] = {}
+        for paper in papers:
+            by_category.setdefault(paper.primary_category, []).append(paper)
+        queues = [by_category[category] for category in sorted(by_category)]
+        papers = [queue[i] for i in range(max(map(len, queues), default=0)) for queue in queues if i < len(queue)]
+    return papers[:config.limit] if config.limit is not None else papers
+
+
+def plan_jobs(store: Store, config: LabelConfig, prompt: Prompt, batch_id: int,
+              report: LabelReport) -> tuple[list[Job], list[tuple[Paper, int, str]]]:
+    """Jobs still to run, and (paper, sample, reason) for papers skipped before any call."""
+    done = store.sample_states(batch_id)  # (paper, sample) -> (finished, attempts so far)
+    jobs, skips = [], []
+    for paper in select_papers(store, config, batch_id):
+        for sample in range(config.samples):
+            finished, attempts = done.get((paper.arxiv_id, sample), (False, 0))
+            if finished or attempts >= config.max_attempts:
+                report.already_done += 1
+                continue
+            if len(paper.abstract) > config.max_abstract_chars:
+                skips.append((paper, sample, f"abstract is {len(paper.abstract)} characters, more than "
+                                             f"max_abstract_chars={config.max_abstract_chars}"))
+                continue
+            jobs.append(Job(paper.arxiv_id, sample, attempts + 1, prompt.messages(paper), config.seed + sample))
+    return jobs, skips
+
+
+async def _run(teacher: Teacher, jobs: list[Job], config: LabelConfig, store: Store, batch_id: int,
+               prompt: Prompt, report: LabelReport, progress: bool) -> None:
+    started = time.perf_counter()
+    params_json = orjson.dumps(config.params().as_dict()).decode()
+    with tqdm(total=len(jobs), desc="label", unit=" gen", disable=None if progress else True) as bar:
+        async for result in teacher.results(jobs, config.params()):
+            store.add_generation(_row(result, batch_id, prompt.version, teacher, params_json))
+            report.ok += result.ok
+            report.failed += not result.ok
+            report.completion_tokens += result.completion_tokens or 0
+            elapsed = time.perf_counter() - started
+            bar.set_postfix(ok=report.ok, failed=report.failed, tok_s=f"{report.completion_tokens / elapsed:.1f}")
+            bar.update(1)
+
+
+def _row(result: Result, batch_id: int, prompt_version: str, teacher: Teacher, params_json: str) -> dict:
+    return {"paper": result.job.paper, "batch": batch_id, "sample": result.job.sample,
+            "attempt": result.job.attempt, "status": "ok" if result.ok else "failed",
+            "prompt_version": prompt_version, "backend": teacher.backend, "model": teacher.model,
+            "params": params_json, "output": result.output, "finish_reason": result.finish_reason,
+            "prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
+            "latency_ms": result.latency_ms, "error": result.error}
+
+
+def label(config: LabelConfig, progress: bool = True, teacher: Teacher | None = None) -> LabelReport:
+    """Run (or resume) the batch the recipe names. `teacher` lets a caller reuse a loaded model."""
+    prompt = Prompt.load(config.prompt)
+    identity = config.identity(prompt.version)
+    with Store(config.db) as store:
+        batch_id = store.open_batch(
+            recipe_hash=hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16],
+            recipe=identity, price_input=config.price_input_per_mtok, price_output=config.price_output_per_mtok)
+        report = LabelReport(batch_id)
+        jobs, skips = plan_jobs(store, config, prompt, batch_id, report)
+        params_json = orjson.dumps(config.params().as_dict()).decode()
+        for paper, sample, reason in skips:
+            store.add_generation({"paper": paper.arxiv_id, "batch": batch_id, "sample": sample, "attempt": 1,
+                                  "status": "skipped", "prompt_version": prompt.version, "backend": config.backend,
+                                  "model": config.model, "params": params_json, "error": reason})
+        report.skipped, report.planned = len(skips), len(jobs)
+        if jobs:
+            teacher = teacher or make_teacher(config.backend_settings())
+            try:
+                asyncio.run(_run(teacher, jobs, config, store, batch_id, prompt, report, progress))
+            except KeyboardInterrupt:
+                report.interrupted = True
+        store.set_batch_status(batch_id, "interrupted" if report.interrupted else "done")
+    return report

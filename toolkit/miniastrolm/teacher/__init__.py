@@ -1,0 +1,101 @@
+"""One teacher interface, several backends: `endpoint` (any chat-completion server) and `local` (in process).
+
+A backend turns `Job`s (a chat for one sample of one paper) into `Result`s, yielded as they finish so the
+labeller can commit each one on its own.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Job:
+    paper: str
+    sample: int
+    attempt: int
+    messages: list[dict[str, str]]
+    seed: int
+
+
+@dataclass
+class Result:
+    job: Job
+    output: str | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_ms: float | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class DecodingParams:
+    max_new_tokens: int = 320
+    temperature: float = 0.7
+    top_p: float = 0.95
+    seed: int = 0
+
+    def as_dict(self) -> dict:
+        return {"max_new_tokens": self.max_new_tokens, "temperature": self.temperature, "top_p": self.top_p,
+                "seed": self.seed}
+
+
+class Teacher(Protocol):
+    backend: str
+    model: str
+
+    def results(self, jobs: list[Job], params: DecodingParams) -> AsyncIterator[Result]:
+        """Yield one Result per job, in the order they finish."""
+        ...
+
+
+def output_problem(text: str | None, finish_reason: str | None) -> str | None:
+    """Why a response cannot be a label (empty, cut off, not text), or None when it can."""
+    if text is None or not text.strip():
+        return "empty output"
+    if finish_reason == "length":
+        return "cut off: reached max_new_tokens before finishing"
+    letters = sum(character.isalpha() for character in text)
+    controls = sum(unicodedata.category(character) in ("Cc", "Co", "Cs") and character not in "\n\t"
+                   for character in text)
+    if controls or "\ufffd" in text or letters < 0.5 * len(text.replace(" ", "")):
+        return "not text: the output is mostly symbols or control characters"
+    return None
+
+
+@dataclass
+class BackendSettings:
+    """What `make_teacher` needs; filled from the labelling recipe."""
+
+    backend: str
+    model: str
+    base_url: str | None = None
+    provider: str | None = None
+    token_env: str = "HF_TOKEN"
+    concurrency: int = 4
+    timeout_seconds: float = 120.0
+    max_retries: int = 4
+    backoff_seconds: float = 1.0
+    batch_size: int = 8
+    dtype: str = "auto"
+    extra: dict = field(default_factory=dict)
+
+
+def make_teacher(settings: BackendSettings) -> Teacher:
+    if settings.backend == "endpoint":
+        from .endpoint import EndpointTeacher
+
+        return EndpointTeacher(settings)
+    if settings.backend == "local":
+        from .local import LocalTeacher
+
+        return LocalTeacher(settings)
+    raise ValueError(f"unknown teacher backend {settings.backend!r}: use endpoint or local")

