@@ -173,3 +173,25 @@ def local_server():
     yield start
     for server in servers:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_chat_model(tmp_path_factory):
+    """A tiny randomly initialised Llama with SmolLM2's tokenizer and chat template: real transformers
+    generation in well under a second, for tests of the machinery (its words are noise)."""
+    from miniastrolm.teacher.local import resolve_model
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    folder, _ = resolve_model("smollm2")  # converts the embedded GGUF once (cached)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=4096,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=tokenizer.eos_token_id)
+    import torch
+
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("tiny-chat-model")
+    LlamaForCausalLM(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return str(out)

@@ -37,12 +37,25 @@ def test_missing_recipe_and_bad_yaml(tmp_path):
         parse_config(Example, ["--config", str(bad)], prog="t")
 
 
-def test_every_shipped_ingest_recipe_parses():
+@pytest.mark.parametrize("stage", ["ingest", "label"])
+def test_every_shipped_recipe_parses(stage, monkeypatch):
     from pathlib import Path
 
     from miniastrolm.ingest import IngestConfig
+    from miniastrolm.label import LabelConfig
 
-    recipes = sorted((Path(__file__).parents[1] / "recipes" / "ingest").glob("*.yaml"))
+    monkeypatch.setenv("TEACHER_URL", "http://127.0.0.1:8080/v1")
+    recipes = sorted((Path(__file__).parents[1] / "recipes" / stage).glob("*.yaml"))
     assert recipes
     for recipe in recipes:
-        parse_config(IngestConfig, ["--config", str(recipe)], prog="t")
+        parse_config({"ingest": IngestConfig, "label": LabelConfig}[stage], ["--config", str(recipe)], prog="t")
+
+
+def test_recipe_values_read_environment_variables(tmp_path, monkeypatch):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("name: ${FIXTURE_NAME}-model\n")
+    monkeypatch.setenv("FIXTURE_NAME", "mine")
+    assert parse_config(Example, ["--config", str(recipe)], prog="t").name == "mine-model"
+    monkeypatch.delenv("FIXTURE_NAME")
+    with pytest.raises(ConfigError, match="needs the environment variable FIXTURE_NAME"):
+        parse_config(Example, ["--config", str(recipe)], prog="t")

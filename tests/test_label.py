@@ -5,7 +5,6 @@ import time
 import pytest
 from conftest import PAPERS, kaggle_line
 from fault_server import FaultPlan
-
 from miniastrolm.ingest import IngestConfig, ingest
 from miniastrolm.label import LabelConfig, label, select_papers
 from miniastrolm.prompts import Prompt

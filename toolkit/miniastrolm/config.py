@@ -9,12 +9,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import os
+import re
 from pathlib import Path
 from typing import TypeVar
 
 import yaml
 
 T = TypeVar("T")
+_ENV_REFERENCE = re.compile(r"\$\{(\w+)\}")
 
 
 class ConfigError(ValueError):
@@ -35,7 +38,18 @@ def load_recipe(path: str | Path, known_keys: set[str]) -> dict:
     unknown = sorted(set(values) - known_keys)
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known_keys))}")
-    return values
+    return {key: _expand_env(path, key, value) for key, value in values.items()}
+
+
+def _expand_env(path: Path, key: str, value):
+    """`${NAME}` in a string value is read from the environment, so recipes can name servers and repos
+    without holding them (keep secrets out of recipes: tokens are read by the stage from their own variable)."""
+    if not isinstance(value, str) or "${" not in value:
+        return value
+    missing = [name for name in _ENV_REFERENCE.findall(value) if name not in os.environ]
+    if missing:
+        raise ConfigError(f"{path}: key {key} needs the environment variable {', '.join(missing)}")
+    return _ENV_REFERENCE.sub(lambda match: os.environ[match[1]], value)
 
 
 def parse_config(config_class: type[T], args: list[str], prog: str, description: str = "") -> T:

@@ -55,7 +55,7 @@ class LabelConfig:
     timeout_seconds: float = field(default=120.0, metadata={"help": "endpoint: per request"})
     max_retries: int = field(default=4, metadata={"help": "endpoint: per call, on 429/5xx/timeouts/resets"})
     backoff_seconds: float = field(default=1.0, metadata={"help": "endpoint: first backoff (doubles, jittered)"})
-    batch_size: int = field(default=8, metadata={"help": "local: prompts generated together"})
+    batch_size: int = field(default=16, metadata={"help": "local: prompts generated together (bench_label.py)"})
     dtype: Literal["auto", "float32", "bfloat16"] = field(
         default="auto", metadata={"help": "local: auto = bf16 only where the CPU has AMX/AVX512-BF16"})
     price_input_per_mtok: float | None = field(default=None, metadata={"help": "USD per million prompt tokens"})

@@ -84,7 +84,7 @@ class BackendSettings:
     timeout_seconds: float = 120.0
     max_retries: int = 4
     backoff_seconds: float = 1.0
-    batch_size: int = 8
+    batch_size: int = 16
     dtype: str = "auto"
     extra: dict = field(default_factory=dict)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import importlib.util
+import os
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -37,11 +39,41 @@ def smollm2_gguf() -> Path:
     return path
 
 
+def cache_dir() -> Path:
+    return Path(os.environ.get("MINIASTROLM_CACHE", Path.home() / ".cache" / "miniastrolm"))
+
+
+def gguf_to_folder(gguf: Path, folder: Path) -> Path:
+    """Convert a GGUF checkpoint into a transformers folder (safetensors) once: loading the GGUF costs ~35 s
+    of tokenizer conversion and dequantisation on every start, the folder ~2 s.
+
+    A GGUF-loaded model refuses `save_pretrained` ("quantized with gguf and is not serializable"), so the
+    weights move into a model built from the same config without the quantization entry (logits identical).
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if (folder / "config.json").is_file():
+        return folder
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config)
+    model.load_state_dict(loaded.state_dict())
+    model.generation_config = loaded.generation_config
+    staging = Path(tempfile.mkdtemp(dir=folder.parent if folder.parent.exists() else None))
+    model.save_pretrained(staging, safe_serialization=True)
+    tokenizer.save_pretrained(staging)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging.rename(folder)  # atomic: a half-written folder is never mistaken for a converted one
+    return folder
+
+
 def resolve_model(model: str) -> tuple[str, str | None]:
     """(folder, gguf file name or None) for 'smollm2', a model folder, or a .gguf file."""
     if model == SMOLLM2:
-        path = smollm2_gguf()
-        return str(path.parent), path.name
+        return str(gguf_to_folder(smollm2_gguf(), cache_dir() / "smollm2-135m-instruct")), None
     path = Path(model)
     if path.is_file() and path.suffix == ".gguf":
         return str(path.parent), path.name
