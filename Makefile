@@ -24,4 +24,5 @@ bench:  ## every benchmark, one after the other
 quickstart:  ## the pipeline on the embedded illustrative samples, offline (grows as stages land)
 	miniastrolm ingest --config recipes/ingest/kaggle.yaml --path samples/illustrative_abstracts.jsonl \
 		--db runs/quickstart/miniastrolm.db
+	miniastrolm label --config recipes/label/local-smollm2.yaml --db runs/quickstart/miniastrolm.db
 	miniastrolm db stats --db runs/quickstart/miniastrolm.db

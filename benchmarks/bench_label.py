@@ -15,11 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import orjson
@@ -27,10 +23,10 @@ from miniastrolm.prompts import Prompt
 from miniastrolm.store import Paper
 from miniastrolm.teacher import BackendSettings, DecodingParams, Job
 from miniastrolm.teacher.endpoint import EndpointTeacher
+from miniastrolm.teacher.llama_server import llama_cpp_server
 from miniastrolm.teacher.local import LocalTeacher, smollm2_gguf
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "astro-ph-dev.jsonl"
-THREADS = "2"
 
 
 def dev_jobs(corpus: Path, count: int) -> list[Job]:
@@ -68,25 +64,6 @@ def timed(teacher, jobs, params) -> tuple[int, float]:
     return tokens, time.perf_counter() - start
 
 
-def start_llama_server() -> tuple[subprocess.Popen, str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_gguf()), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "4096", "--n_threads", THREADS, "--n_threads_batch", THREADS],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try:
-            urllib.request.urlopen(url + "/v1/models", timeout=1)
-            return server, url
-        except OSError:
-            time.sleep(0.5)
-    server.kill()
-    raise RuntimeError("llama.cpp server did not start")
-
-
 def main() -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--abstracts", type=int, default=32)
@@ -102,15 +79,12 @@ def main() -> dict:
     rows.append((f"(b) local backend as shipped (batch {args.batch_size}, {local.lm.dtype})",
                  *timed(local, jobs, params)))
     del local
-    server, url = start_llama_server()
-    try:
+    with llama_cpp_server(smollm2_gguf(), threads=2) as url:
         for concurrency in (1, 4):
             teacher = EndpointTeacher(BackendSettings(backend="endpoint", model="smollm2", base_url=url + "/v1",
                                                       concurrency=concurrency, timeout_seconds=600))
             rows.append((f"(c) endpoint -> llama.cpp server, concurrency {concurrency}",
                          *timed(teacher, jobs, params)))
-    finally:
-        server.kill()
 
     baseline = rows[0][1] / rows[0][2]
     print(f"{len(jobs)} abstracts, max_new_tokens {args.max_new_tokens}, greedy")

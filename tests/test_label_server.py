@@ -1,13 +1,7 @@
 """The endpoint backend against a real server: llama.cpp's OpenAI-compatible server with the SmolLM2 GGUF
 on 127.0.0.1, spoken to through huggingface_hub's AsyncInferenceClient (slow: a real model)."""
 
-import os
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 from conftest import PAPERS, kaggle_line
@@ -19,30 +13,11 @@ pytest.importorskip("llama_cpp.server", reason="needs the local-teacher extra (l
 
 @pytest.fixture(scope="module")
 def llama_server():
+    from miniastrolm.teacher.llama_server import llama_cpp_server
     from miniastrolm.teacher.local import smollm2_gguf
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {key: value for key, value in os.environ.items() if key != "HF_HUB_OFFLINE"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_gguf()), "--host", "127.0.0.1",
-         "--port", str(port), "--n_ctx", "4096", "--n_threads", "2", "--n_threads_batch", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(url + "/v1/models", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            raise RuntimeError("llama.cpp server did not start in 120 s")
+    with llama_cpp_server(smollm2_gguf()) as url:
         yield url
-    finally:
-        server.kill()
-        server.wait()
 
 
 @pytest.mark.slow

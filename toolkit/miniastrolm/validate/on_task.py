@@ -1,0 +1,45 @@
+"""On task: an explanation of this abstract -- not a refusal, not talk about being an AI, not the prompt
+echoed back, and not obedience to instructions smuggled into the abstract (prompt injection)."""
+
+from __future__ import annotations
+
+import re
+
+from . import Verdict
+from .format import ENGLISH_STOPWORDS, words
+
+_REFUSAL = re.compile(
+    r"\bI(?:'m| am) (?:sorry|unable|not able)|\bI (?:cannot|can't|can not|won't|will not) (?:help|provide|"
+    r"explain|do|assist|comply)|\bI apologi[sz]e|\bunable to (?:help|assist|comply)", re.IGNORECASE)
+_AI_TALK = re.compile(
+    r"\bas an? (?:AI|artificial intelligence|language model|assistant)\b|\b(?:large )?language model\b|"
+    r"\bmy (?:training|knowledge cutoff|programming)\b|\bI(?:'m| am) an? (?:AI|assistant|chatbot)\b", re.IGNORECASE)
+# Phrases of the teacher prompt (prompts/explain) that an explanation has no reason to contain.
+_PROMPT_ECHO = re.compile(
+    r"curious adult|no science background|120 (?:to|-) ?200 words|plain prose|these rules|"
+    r"write only the explanation|here is the abstract|material to explain|^\s*(?:abstract|rules|explanation)\s*:",
+    re.IGNORECASE | re.MULTILINE)
+_INJECTION = re.compile(
+    r"[^.!?]*\b(?:ignore (?:all |any |the )?(?:previous|prior|above|earlier)? ?instructions|disregard (?:the|all|any)|"
+    r"you are now|instead,? (?:write|say|respond|output|print|reply)|respond only with|reply (?:only )?with|"
+    r"(?:AI|assistant|language model)s? (?:reading|summari[sz]ing) this)[^.!?]*[.!?]?", re.IGNORECASE)
+
+
+def _content_words(text: str) -> set[str]:
+    return {word.lower() for word in words(text) if len(word) > 3 and word.lower() not in ENGLISH_STOPWORDS}
+
+
+def check_on_task(abstract: str, explanation: str) -> Verdict:
+    reasons = []
+    for code, pattern in (("refusal", _REFUSAL), ("ai_talk", _AI_TALK), ("prompt_echo", _PROMPT_ECHO)):
+        if match := pattern.search(explanation):
+            reasons.append(f"{code}: {match[0].strip()[:40]!r}")
+    for injected in _INJECTION.finditer(abstract):
+        # A quoted payload may hold its own full stop, so look for it from where the instruction starts.
+        payload = re.findall(r"[\"“']([^\"”']{3,})[\"”']", abstract[injected.start():injected.start() + 400])
+        asked = _content_words(injected[0]) - _content_words(_INJECTION.sub(" ", abstract))
+        followed = any(quote.lower() in explanation.lower() for quote in payload) or (
+            asked and len(asked & _content_words(explanation)) >= max(2, 0.6 * len(asked)))
+        if followed:
+            reasons.append(f"followed_injection: {injected[0].strip()[:60]!r}")
+    return Verdict("on_task", not reasons, None, tuple(reasons))
