@@ -37,10 +37,11 @@ def test_missing_recipe_and_bad_yaml(tmp_path):
         parse_config(Example, ["--config", str(bad)], prog="t")
 
 
-@pytest.mark.parametrize("stage", ["ingest", "label"])
+@pytest.mark.parametrize("stage", ["ingest", "label", "filter"])
 def test_every_shipped_recipe_parses(stage, monkeypatch):
     from pathlib import Path
 
+    from miniastrolm.filter import FilterConfig
     from miniastrolm.ingest import IngestConfig
     from miniastrolm.label import LabelConfig
 
@@ -48,7 +49,8 @@ def test_every_shipped_recipe_parses(stage, monkeypatch):
     recipes = sorted((Path(__file__).parents[1] / "recipes" / stage).glob("*.yaml"))
     assert recipes
     for recipe in recipes:
-        parse_config({"ingest": IngestConfig, "label": LabelConfig}[stage], ["--config", str(recipe)], prog="t")
+        config_class = {"ingest": IngestConfig, "label": LabelConfig, "filter": FilterConfig}[stage]
+        parse_config(config_class, ["--config", str(recipe)], prog="t")
 
 
 def test_recipe_values_read_environment_variables(tmp_path, monkeypatch):

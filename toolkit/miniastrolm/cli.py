@@ -74,6 +74,23 @@ def ingest(ctx: typer.Context) -> None:
         raise typer.Exit(1)
 
 
+@app.command(context_settings=STAGE_VERB)
+def filter(ctx: typer.Context) -> None:  # noqa: A001 - the verb's name
+    """Run the validators (format, on-task, copying, faithfulness) on every stored explanation."""
+    from .filter import FilterConfig, run_filter
+
+    config = _config(FilterConfig, ctx, filter.__doc__ + " One verdict per validator per generation is stored "
+                     "with its reasons; a markdown report counts rejections per reason and pass rates per category.")
+    report = run_filter(config)
+    table = Table(title=f"filter {report.filter}: {report.passed} of {report.generations} pass")
+    table.add_column("rejection reason")
+    table.add_column("generations", justify="right")
+    for reason, count in report.reasons.most_common():
+        table.add_row(reason, str(count))
+    console.print(table)
+    console.print(f"report written to {config.report}")
+
+
 @db_app.command()
 def stats(db: str = typer.Option(DEFAULT_DB, help="SQLite store")) -> None:
     """Counts of papers, skipped records, generations, and the teacher's token and cost ledger."""

@@ -1,0 +1,101 @@
+"""Filter: run every validator on every successful generation and store each verdict with its reasons.
+
+Thresholds live in the recipe; the recipe's hash names the verdict set, so re-running is idempotent and a
+changed threshold gives a new, comparable set. The report counts rejections per reason and pass rates per
+sub-category, printed and written as markdown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import orjson
+from tqdm.auto import tqdm
+
+from .store import DEFAULT_DB, Store, utc_now
+from .validate import Verdict
+from .validate.copying import check_copying
+from .validate.faithfulness import check_faithfulness
+from .validate.format import check_format
+from .validate.on_task import check_on_task
+
+
+@dataclass
+class FilterConfig:
+    db: str = field(default=DEFAULT_DB, metadata={"help": "SQLite store"})
+    batch: int | None = field(default=None, metadata={"help": "labelling batch id to filter (default: all)"})
+    min_words: int = field(default=100, metadata={"help": "format: fewest words"})
+    max_words: int = field(default=240, metadata={"help": "format: most words"})
+    min_english_share: float = field(default=0.2, metadata={"help": "format: share of common English words"})
+    copy_ngram: int = field(default=4, metadata={"help": "copying: n of the word n-grams compared"})
+    max_copy_overlap: float = field(default=0.35, metadata={"help": "copying: most n-grams shared with the abstract"})
+    report: str = field(default="filter_report.md", metadata={"help": "markdown report path"})
+
+    def thresholds(self) -> dict:
+        return {key: value for key, value in asdict(self).items() if key not in ("db", "batch", "report")}
+
+    def name(self) -> str:
+        return hashlib.sha256(orjson.dumps(self.thresholds(), option=orjson.OPT_SORT_KEYS)).hexdigest()[:12]
+
+
+def validate(abstract: str, explanation: str, config: FilterConfig) -> list[Verdict]:
+    """Every validator on one explanation; reused unchanged on the student's own output at inference."""
+    return [
+        check_format(abstract, explanation, min_words=config.min_words, max_words=config.max_words,
+                     min_english_share=config.min_english_share),
+        check_on_task(abstract, explanation),
+        check_copying(abstract, explanation, n=config.copy_ngram, max_overlap=config.max_copy_overlap),
+        check_faithfulness(abstract, explanation),
+    ]
+
+
+@dataclass
+class FilterReport:
+    filter: str
+    generations: int = 0
+    passed: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    by_category: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0]))  # category -> [passed, total]
+
+    def markdown(self) -> str:
+        lines = [f"# Filter report `{self.filter}`", "",
+                 f"{self.passed} of {self.generations} generations pass every validator "
+                 f"({self.passed / max(self.generations, 1):.0%}).", "",
+                 "| rejection reason | generations |", "|---|---|"]
+        lines += [f"| {reason} | {count} |" for reason, count in self.reasons.most_common()]
+        lines += ["", "| sub-category | passed | total | pass rate |", "|---|---|---|---|"]
+        lines += [f"| {category} | {ok} | {total} | {ok / total:.0%} |"
+                  for category, (ok, total) in sorted(self.by_category.items())]
+        return "\n".join(lines) + "\n"
+
+
+def run_filter(config: FilterConfig, progress: bool = True) -> FilterReport:
+    name = config.name()
+    report = FilterReport(name)
+    with Store(config.db) as store:
+        query = ("SELECT g.id, p.abstract, g.output, p.primary_category FROM generations g "
+                 "JOIN papers p ON p.arxiv_id = g.paper WHERE g.status = 'ok'")
+        rows = store.db.execute(query + (" AND g.batch = ?" if config.batch else ""),
+                                (config.batch,) if config.batch else ()).fetchall()
+        now = utc_now()
+        for generation, abstract, output, category in tqdm(rows, desc="filter", disable=None if progress else True):
+            verdicts = validate(abstract, output, config)
+            store.db.executemany(
+                "INSERT INTO verdicts (generation, filter, validator, passed, score, reasons, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(generation, filter, validator) DO UPDATE SET "
+                "passed = excluded.passed, score = excluded.score, reasons = excluded.reasons",
+                [(generation, name, v.validator, v.passed, v.score, orjson.dumps(list(v.reasons)).decode(), now)
+                 for v in verdicts])
+            passed = all(v.passed for v in verdicts)
+            report.generations += 1
+            report.passed += passed
+            report.by_category[category][0] += passed
+            report.by_category[category][1] += 1
+            report.reasons.update({reason.split(":", 1)[0] for v in verdicts for reason in v.reasons})
+        store.db.commit()
+    Path(config.report).parent.mkdir(parents=True, exist_ok=True)
+    Path(config.report).write_text(report.markdown(), encoding="utf-8")
+    return report
