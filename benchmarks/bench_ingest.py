@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import orjson
+
 from miniastrolm.ingest import IngestConfig, ingest
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "astro-ph-dev.jsonl"

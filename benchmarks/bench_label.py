@@ -2,7 +2,8 @@
 measured in one run (greedy decoding, so every engine does comparable work):
 
   (a) llama.cpp in process, one request at a time            -- the baseline
-  (b) the `local` backend as shipped (transformers, batched)
+  (b) the `local` backend as shipped (llama.cpp, many sequences per decode call; --with-transformers adds
+      the transformers engine, batched, for comparison)
   (c) the `endpoint` backend against llama.cpp's OpenAI-compatible server, concurrency 1 and 4
 
 Generated tokens/s counts completion tokens over wall time, prompt processing included.
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 
 import orjson
+
 from miniastrolm.prompts import Prompt
 from miniastrolm.store import Paper
 from miniastrolm.teacher import BackendSettings, DecodingParams, Job
@@ -70,15 +72,21 @@ def main() -> dict:
     parser.add_argument("--max-new-tokens", type=int, default=320, help="as in recipes/label/local-smollm2.yaml")
     parser.add_argument("--batch-size", type=int, default=16, help="the local backend batch, as shipped")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--with-transformers", action="store_true", help="also time engine=transformers")
     args = parser.parse_args()
     jobs = dev_jobs(args.corpus, args.abstracts)
     params = DecodingParams(max_new_tokens=args.max_new_tokens, temperature=0.0)
 
     rows = [("(a) llama.cpp in process, 1 at a time (baseline)", *llama_cpp_baseline(jobs, params))]
     local = LocalTeacher(BackendSettings(backend="local", model="smollm2", batch_size=args.batch_size))
-    rows.append((f"(b) local backend as shipped (batch {args.batch_size}, {local.lm.dtype})",
-                 *timed(local, jobs, params)))
+    rows.append((f"(b) local backend as shipped (llama.cpp, {args.batch_size} sequences)", *timed(local, jobs, params)))
     del local
+    if args.with_transformers:
+        local = LocalTeacher(BackendSettings(backend="local", model="smollm2", batch_size=args.batch_size,
+                                             engine="transformers"))
+        rows.append((f"(b') local backend, engine=transformers (batch {args.batch_size}, {local.engine.lm.dtype})",
+                     *timed(local, jobs, params)))
+        del local
     with llama_cpp_server(smollm2_gguf(), threads=2) as url:
         for concurrency in (1, 4):
             teacher = EndpointTeacher(BackendSettings(backend="endpoint", model="smollm2", base_url=url + "/v1",

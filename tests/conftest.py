@@ -179,8 +179,9 @@ def local_server():
 def tiny_chat_model(tmp_path_factory):
     """A tiny randomly initialised Llama with SmolLM2's tokenizer and chat template: real transformers
     generation in well under a second, for tests of the machinery (its words are noise)."""
-    from miniastrolm.teacher.local import resolve_model
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from miniastrolm.teacher.local import resolve_model
 
     folder, _ = resolve_model("smollm2")  # converts the embedded GGUF once (cached)
     tokenizer = AutoTokenizer.from_pretrained(folder)

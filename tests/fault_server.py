@@ -9,6 +9,7 @@ import threading
 import time
 
 import orjson
+
 from conftest import RESET
 
 EXPLANATION = ("Astronomers looked closely at a small galaxy and found a thin stream of cold gas falling "

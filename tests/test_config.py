@@ -1,6 +1,7 @@
 from dataclasses import dataclass, field
 
 import pytest
+
 from miniastrolm.config import ConfigError, parse_config
 
 

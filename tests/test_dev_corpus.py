@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+
 from miniastrolm.ingest import IngestConfig, ingest
 from miniastrolm.store import Store
 

@@ -6,6 +6,7 @@ from pathlib import Path
 from miniastrolm.filter import FilterConfig, run_filter
 from miniastrolm.ingest import IngestConfig, ingest
 from miniastrolm.store import Store
+
 from validation_set import LABELLED
 
 SAMPLES = Path(__file__).parents[1] / "samples" / "illustrative_abstracts.jsonl"

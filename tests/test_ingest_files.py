@@ -2,9 +2,11 @@ import gzip
 import sqlite3
 
 import orjson
-from conftest import OUTSIDER, PAPERS, kaggle_line
+
 from miniastrolm.ingest import IngestConfig, ingest
 from miniastrolm.store import Store
+
+from conftest import OUTSIDER, PAPERS, kaggle_line
 
 
 def write_kaggle(path, lines):

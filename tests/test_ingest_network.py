@@ -2,9 +2,10 @@
 
 import time
 
-from conftest import PAPERS, atom_feed, oai_page
 from miniastrolm.ingest import IngestConfig, ingest
 from miniastrolm.store import Store
+
+from conftest import PAPERS, atom_feed, oai_page
 
 
 def arxiv_api(busy_first: bool = False):

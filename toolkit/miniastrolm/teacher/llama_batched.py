@@ -1,0 +1,117 @@
+"""A llama.cpp engine that generates for many prompts at once: their prompts are packed into shared
+`llama_decode` calls, then every live sequence advances one token per call. Decoding a small model on a CPU is
+bound by reading the weights, so B sequences per step cost little more than one (bench_label.py measures it).
+
+llama-cpp-python's high-level `Llama` serves one sequence at a time; this uses its `_internals` wrappers
+(model, context, batch, sampler chain) with `n_seq_max` set, and the GGUF's own chat template rendered by the
+same Jinja2 formatter `Llama.create_chat_completion` uses, so prompts are identical to the one-at-a-time path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from llama_cpp import _internals
+from llama_cpp import llama_cpp as C
+from llama_cpp._utils import suppress_stdout_stderr
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+PREFILL_CHUNK = 512
+
+
+@dataclass
+class Generated:
+    tokens: list[int]
+    finish_reason: str  # "stop" (end-of-generation token) or "length"
+    prompt_tokens: int
+
+
+class LlamaBatchedEngine:
+    def __init__(self, gguf: str | Path, max_sequences: int = 16, context_per_sequence: int = 2048,
+                 threads: int = 2):
+        self.max_sequences = max_sequences
+        with suppress_stdout_stderr(disable=False):  # llama.cpp logs its whole load to stderr
+            self._load(gguf, context_per_sequence, threads)
+
+    def _load(self, gguf: str | Path, context_per_sequence: int, threads: int) -> None:
+        max_sequences = self.max_sequences
+        self.model = _internals.LlamaModel(path_model=str(gguf), params=C.llama_model_default_params(),
+                                           verbose=False)
+        params = C.llama_context_default_params()
+        params.n_ctx = max_sequences * context_per_sequence
+        params.n_batch = params.n_ubatch = PREFILL_CHUNK
+        params.n_seq_max = max_sequences
+        params.n_threads = params.n_threads_batch = threads
+        params.kv_unified = False  # a KV stream per sequence: a unified cache makes each token attend over all of them
+        self.context = _internals.LlamaContext(model=self.model, params=params, verbose=False)
+        self.batch = _internals.LlamaBatch(n_tokens=max(PREFILL_CHUNK, max_sequences), embd=0,
+                                           n_seq_max=max_sequences, verbose=False)
+        metadata = self.model.metadata()
+        eos, bos = self.model.token_eos(), self.model.token_bos()
+        self.formatter = Jinja2ChatFormatter(
+            template=metadata["tokenizer.chat_template"],
+            eos_token=self.model.token_get_text(eos) if eos >= 0 else "",
+            bos_token=self.model.token_get_text(bos) if bos >= 0 else "")
+        self.vocab = C.llama_model_get_vocab(self.model.model)
+
+    def prompt_tokens(self, messages: list[dict[str, str]]) -> list[int]:
+        text = self.formatter(messages=messages).prompt
+        return self.model.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def text(self, tokens: list[int]) -> str:
+        return self.model.detokenize(tokens).decode("utf-8", errors="replace")
+
+    def _sampler(self, temperature: float, top_p: float, seed: int) -> _internals.LlamaSampler:
+        sampler = _internals.LlamaSampler()
+        if temperature <= 0:
+            sampler.add_greedy()
+        else:
+            sampler.add_top_p(top_p, 1)
+            sampler.add_temp(temperature)
+            sampler.add_dist(seed)
+        return sampler
+
+    def _decode(self, entries: list[tuple[int, int, int, bool]]) -> None:
+        """entries: (sequence, token, position, wants logits)."""
+        batch = self.batch.batch
+        batch.n_tokens = len(entries)
+        for i, (sequence, token, position, logits) in enumerate(entries):
+            batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, position, 1
+            batch.seq_id[i][0], batch.logits[i] = sequence, logits
+        self.context.decode(self.batch)
+
+    def generate(self, prompts: list[list[int]], max_new_tokens: int, temperature: float, top_p: float,
+                 seeds: list[int]) -> list[Generated]:
+        if len(prompts) > self.max_sequences:
+            raise ValueError(f"{len(prompts)} prompts, more than max_sequences={self.max_sequences}")
+        self.context.kv_cache_clear()
+        samplers = [self._sampler(temperature, top_p, seed) for seed in seeds]
+        generated: list[list[int]] = [[] for _ in prompts]
+        finish: list[str | None] = [None] * len(prompts)
+        position = [len(prompt) for prompt in prompts]
+
+        def take(sequence: int, index: int) -> None:
+            token = samplers[sequence].sample(self.context, index)  # the sampler chain also accepts it
+            if C.llama_vocab_is_eog(self.vocab, token):
+                finish[sequence] = "stop"
+                return
+            generated[sequence].append(token)
+            if len(generated[sequence]) >= max_new_tokens:
+                finish[sequence] = "length"
+
+        entries = [(s, token, i, i == len(prompt) - 1) for s, prompt in enumerate(prompts)
+                   for i, token in enumerate(prompt)]
+        for start in range(0, len(entries), PREFILL_CHUNK):  # logits live until the next decode: sample now
+            chunk = entries[start:start + PREFILL_CHUNK]
+            self._decode(chunk)
+            for index, (sequence, _, _, last) in enumerate(chunk):
+                if last:
+                    take(sequence, index)
+        while live := [s for s in range(len(prompts)) if finish[s] is None]:
+            self._decode([(s, generated[s][-1], position[s], True) for s in live])
+            for index, sequence in enumerate(live):
+                position[sequence] += 1
+                take(sequence, index)
+        return [Generated(tokens, reason, len(prompt))
+                for tokens, reason, prompt in zip(generated, finish, prompts, strict=True)]
