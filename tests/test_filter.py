@@ -34,7 +34,7 @@ def test_filter_stores_verdicts_and_writes_a_report(tmp_path):
     again = run_filter(config, progress=False)  # idempotent: same thresholds, same verdict set
     assert again.passed == report.passed
     with Store(db) as store:
-        assert store.count("verdicts") == 4 * len(usable)
+        assert store.count("verdicts") == 5 * len(usable)
         reasons = store.db.execute("SELECT reasons FROM verdicts WHERE validator = 'faithfulness' AND NOT passed")
         assert any("invented_object: NGC891" in json.loads(row[0]) for row in reasons)
     markdown = (tmp_path / "report.md").read_text()
@@ -42,3 +42,14 @@ def test_filter_stores_verdicts_and_writes_a_report(tmp_path):
 
     stricter = run_filter(FilterConfig(db=db, report=str(tmp_path / "r2.md"), min_words=200), progress=False)
     assert stricter.filter != report.filter and stricter.passed < report.passed
+
+
+def test_near_duplicates_across_papers_keep_the_first():
+    from miniastrolm.validate.near_duplicates import near_duplicates
+
+    from validation_set import GOOD_FRB, GOOD_SATELLITE
+
+    items = [(1, "2611.90004", GOOD_FRB), (2, "2611.90001", GOOD_SATELLITE),
+             (3, "2611.90002", GOOD_FRB.replace("47 bursts", "forty-seven bursts")),  # another paper, same text
+             (4, "2611.90004", GOOD_FRB)]  # a second sample of the same paper is not a cross-paper duplicate
+    assert near_duplicates(items) == {3: "near_duplicate: of generation 1 (paper 2611.90004)"}

@@ -76,7 +76,7 @@ def ingest(ctx: typer.Context) -> None:
 
 @app.command(context_settings=STAGE_VERB)
 def filter(ctx: typer.Context) -> None:  # noqa: A001 - the verb's name
-    """Run the validators (format, on-task, copying, faithfulness) on every stored explanation."""
+    """Run the validators (format, on-task, copying, faithfulness, near-duplicates) on stored explanations."""
     from .filter import FilterConfig, run_filter
 
     config = _config(FilterConfig, ctx, filter.__doc__ + " One verdict per validator per generation is stored "

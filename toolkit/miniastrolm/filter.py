@@ -20,6 +20,7 @@ from .validate import Verdict
 from .validate.copying import check_copying
 from .validate.faithfulness import check_faithfulness
 from .validate.format import check_format
+from .validate.near_duplicates import near_duplicates
 from .validate.on_task import check_on_task
 
 
@@ -32,6 +33,9 @@ class FilterConfig:
     min_english_share: float = field(default=0.2, metadata={"help": "format: share of common English words"})
     copy_ngram: int = field(default=4, metadata={"help": "copying: n of the word n-grams compared"})
     max_copy_overlap: float = field(default=0.35, metadata={"help": "copying: most n-grams shared with the abstract"})
+    near_duplicate_jaccard: float = field(
+        default=0.8, metadata={"help": "near_duplicate: estimated Jaccard (5-gram shingles) that flags two papers' "
+                                       "explanations as the same text"})
     report: str = field(default="filter_report.md", metadata={"help": "markdown report path"})
 
     def thresholds(self) -> dict:
@@ -76,13 +80,17 @@ def run_filter(config: FilterConfig, progress: bool = True) -> FilterReport:
     name = config.name()
     report = FilterReport(name)
     with Store(config.db) as store:
-        query = ("SELECT g.id, p.abstract, g.output, p.primary_category FROM generations g "
+        query = ("SELECT g.id, p.abstract, g.output, p.primary_category, g.paper FROM generations g "
                  "JOIN papers p ON p.arxiv_id = g.paper WHERE g.status = 'ok'")
-        rows = store.db.execute(query + (" AND g.batch = ?" if config.batch else ""),
+        rows = store.db.execute(query + (" AND g.batch = ?" if config.batch else "") + " ORDER BY g.id",
                                 (config.batch,) if config.batch else ()).fetchall()
         now = utc_now()
-        for generation, abstract, output, category in tqdm(rows, desc="filter", disable=None if progress else True):
-            verdicts = validate(abstract, output, config)
+        duplicates = near_duplicates([(row[0], row[4], row[2]) for row in rows],
+                                     threshold=config.near_duplicate_jaccard)
+        for generation, abstract, output, category, _ in tqdm(rows, desc="filter", disable=None if progress else True):
+            duplicate = duplicates.get(generation)
+            verdicts = [*validate(abstract, output, config),
+                        Verdict("near_duplicate", duplicate is None, None, (duplicate,) if duplicate else ())]
             store.db.executemany(
                 "INSERT INTO verdicts (generation, filter, validator, passed, score, reasons, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(generation, filter, validator) DO UPDATE SET "
