@@ -24,7 +24,7 @@ def session(max_retries: int, backoff_seconds: float = 1.0) -> requests.Session:
         raise_on_status=False,
     )
     http = requests.Session()
-    http.headers["User-Agent"] = "miniastrolm (+https://github.com/miniastrolm)"
+    http.headers["User-Agent"] = "miniastrolm/0.1 (arXiv metadata harvester)"
     adapter = HTTPAdapter(max_retries=retry)
     http.mount("http://", adapter)
     http.mount("https://", adapter)

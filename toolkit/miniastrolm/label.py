@@ -158,8 +158,8 @@ def _row(result: Result, batch_id: int, prompt_version: str, teacher: Teacher, p
             "latency_ms": result.latency_ms, "error": result.error}
 
 
-def label(config: LabelConfig, progress: bool = True, teacher: Teacher | None = None) -> LabelReport:
-    """Run (or resume) the batch the recipe names. `teacher` lets a caller reuse a loaded model."""
+def label(config: LabelConfig, progress: bool = True) -> LabelReport:
+    """Run (or resume) the batch the recipe names."""
     prompt = Prompt.load(config.prompt)
     identity = config.identity(prompt.version)
     with Store(config.db) as store:
@@ -175,7 +175,7 @@ def label(config: LabelConfig, progress: bool = True, teacher: Teacher | None = 
                                   "model": config.model, "params": params_json, "error": reason})
         report.skipped, report.planned = len(skips), len(jobs)
         if jobs:
-            teacher = teacher or make_teacher(config.backend_settings())
+            teacher = make_teacher(config.backend_settings())
             try:
                 asyncio.run(_run(teacher, jobs, config, store, batch_id, prompt, report, progress))
             except KeyboardInterrupt:

@@ -14,6 +14,8 @@ from importlib.resources import files
 from pathlib import Path
 from typing import NamedTuple
 
+import orjson
+
 DEFAULT_DB = "miniastrolm.db"
 
 
@@ -158,8 +160,6 @@ class Store:
     def open_batch(self, *, recipe_hash: str, recipe: dict, price_input: float | None,
                    price_output: float | None) -> int:
         """The batch for this recipe: created on first use, found again on a resume."""
-        import orjson
-
         with self.db:
             self.db.execute(
                 "INSERT INTO batches (recipe_hash, recipe, backend, model, prompt_version, price_input_per_mtok, "

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
 
-import requests
 from sickle import Sickle
 from sickle.oaiexceptions import NoRecordsMatch
 
@@ -68,5 +67,5 @@ def read_oai(
             yield location, make_paper(_record_fields(record.xml), source="oai", location=location)
     except NoRecordsMatch:
         return
-    except (requests.RequestException, Exception) as error:  # sickle raises HTTPError and OAI errors alike
+    except Exception as error:  # sickle raises requests' HTTPError and its own OAI errors alike
         yield base_url, Skip(base_url, None, "fetch_failed", f"{type(error).__name__}: {error}")

@@ -64,10 +64,10 @@ def gguf_to_folder(gguf: Path, folder: Path) -> Path:
     model = AutoModelForCausalLM.from_config(config)
     model.load_state_dict(loaded.state_dict())
     model.generation_config = loaded.generation_config
-    staging = Path(tempfile.mkdtemp(dir=folder.parent if folder.parent.exists() else None))
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent))  # same filesystem, so the rename below is atomic
     model.save_pretrained(staging, safe_serialization=True)
     tokenizer.save_pretrained(staging)
-    folder.parent.mkdir(parents=True, exist_ok=True)
     staging.rename(folder)  # atomic: a half-written folder is never mistaken for a converted one
     return folder
 
