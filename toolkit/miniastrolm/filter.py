@@ -22,6 +22,7 @@ from .validate.faithfulness import check_faithfulness
 from .validate.format import check_format
 from .validate.near_duplicates import near_duplicates
 from .validate.on_task import check_on_task
+from .validate.readability import check_readability
 
 
 @dataclass
@@ -30,9 +31,13 @@ class FilterConfig:
     batch: int | None = field(default=None, metadata={"help": "labelling batch id to filter (default: all)"})
     min_words: int = field(default=100, metadata={"help": "format: fewest words"})
     max_words: int = field(default=240, metadata={"help": "format: most words"})
-    min_english_share: float = field(default=0.2, metadata={"help": "format: share of common English words"})
+    min_english_share: float = field(default=0.1, metadata={"help": "format: share of common English words"})
     copy_ngram: int = field(default=4, metadata={"help": "copying: n of the word n-grams compared"})
     max_copy_overlap: float = field(default=0.35, metadata={"help": "copying: most n-grams shared with the abstract"})
+    min_grade: float = field(default=4.0, metadata={"help": "readability: lowest Flesch-Kincaid grade"})
+    max_grade: float = field(default=12.0, metadata={"help": "readability: highest Flesch-Kincaid grade"})
+    max_dale_chall: float = field(default=10.0, metadata={
+        "help": "readability: highest Dale-Chall score (our plain explanations score ~9.3-9.6, abstracts ~11+)"})
     near_duplicate_jaccard: float = field(
         default=0.8, metadata={"help": "near_duplicate: estimated Jaccard (5-gram shingles) that flags two papers' "
                                        "explanations as the same text"})
@@ -52,6 +57,8 @@ def validate(abstract: str, explanation: str, config: FilterConfig) -> list[Verd
                      min_english_share=config.min_english_share),
         check_on_task(abstract, explanation),
         check_copying(abstract, explanation, n=config.copy_ngram, max_overlap=config.max_copy_overlap),
+        check_readability(abstract, explanation, max_grade=config.max_grade, min_grade=config.min_grade,
+                          max_dale_chall=config.max_dale_chall),
         check_faithfulness(abstract, explanation),
     ]
 

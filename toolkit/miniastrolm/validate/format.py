@@ -30,7 +30,7 @@ def english_share(text: str) -> float:
 
 
 def check_format(abstract: str, explanation: str, *, min_words: int = 100, max_words: int = 240,
-                 min_english_share: float = 0.2) -> Verdict:
+                 min_english_share: float = 0.1) -> Verdict:
     count = len(explanation.split())
     reasons = []
     if count < min_words:
