@@ -54,7 +54,8 @@ class FilterConfig:
 
 
 def validate(abstract: str, explanation: str, config: FilterConfig) -> list[Verdict]:
-    """Every validator on one explanation; reused unchanged on the student's own output at inference."""
+    """The per-explanation validators that need no model; similarity (MiniLM, batched) and near-duplicates
+    (across papers) are run by `run_filter` over the whole set."""
     return [
         check_format(abstract, explanation, min_words=config.min_words, max_words=config.max_words,
                      min_english_share=config.min_english_share),

@@ -135,9 +135,8 @@ def plan_jobs(store: Store, config: LabelConfig, prompt: Prompt, batch_id: int,
 
 
 async def _run(teacher: Teacher, jobs: list[Job], config: LabelConfig, store: Store, batch_id: int,
-               prompt: Prompt, report: LabelReport, progress: bool) -> None:
+               prompt: Prompt, report: LabelReport, progress: bool, params_json: str) -> None:
     started = time.perf_counter()
-    params_json = orjson.dumps(config.params().as_dict()).decode()
     with tqdm(total=len(jobs), desc="label", unit=" gen", disable=None if progress else True) as bar:
         async for result in teacher.results(jobs, config.params()):
             store.add_generation(_row(result, batch_id, prompt.version, teacher, params_json))
@@ -177,7 +176,7 @@ def label(config: LabelConfig, progress: bool = True) -> LabelReport:
         if jobs:
             teacher = make_teacher(config.backend_settings())
             try:
-                asyncio.run(_run(teacher, jobs, config, store, batch_id, prompt, report, progress))
+                asyncio.run(_run(teacher, jobs, config, store, batch_id, prompt, report, progress, params_json))
             except KeyboardInterrupt:
                 report.interrupted = True
         store.set_batch_status(batch_id, "interrupted" if report.interrupted else "done")

@@ -14,9 +14,8 @@ from huggingface_hub import AsyncInferenceClient, constants
 from huggingface_hub.errors import HfHubHTTPError, InferenceTimeoutError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from ..http import RETRY_STATUSES
 from . import BackendSettings, DecodingParams, Job, Result, output_problem
-
-RETRY_STATUSES = {429, 500, 502, 503, 504}
 
 
 def is_transient(error: BaseException) -> bool:
