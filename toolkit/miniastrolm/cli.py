@@ -91,6 +91,26 @@ def filter(ctx: typer.Context) -> None:  # noqa: A001 - the verb's name
     console.print(f"report written to {config.report}")
 
 
+@app.command(context_settings=STAGE_VERB)
+def export(ctx: typer.Context) -> None:
+    """Write the best passing explanation per paper as curated JSONL and a Hub-layout dataset folder."""
+    from .export import ExportConfig
+    from .export import export as run_export
+
+    config = _config(ExportConfig, ctx, export.__doc__ + " Splits are by paper (hash of the arXiv id); the "
+                     "folder loads with datasets.load_dataset(<folder>) and --push_to_hub uploads it unchanged.")
+    try:
+        report = run_export(config)
+    except (ValueError, RuntimeError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from error
+    splits = ", ".join(f"{split} {rows}" for split, rows in report.split_rows.items())
+    console.print(f"filter {report.filter}: {splits} papers -> {report.output_dir} and {report.jsonl}\n"
+                  f"load it with: datasets.load_dataset({str(report.output_dir)!r})")
+    if report.pushed:
+        console.print(f"pushed: {report.pushed}")
+
+
 @db_app.command()
 def stats(db: str = typer.Option(DEFAULT_DB, help="SQLite store")) -> None:
     """Counts of papers, skipped records, generations, and the teacher's token and cost ledger."""

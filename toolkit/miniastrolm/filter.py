@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 from tqdm.auto import tqdm
 
+from .selection import best_per_paper
 from .store import DEFAULT_DB, Store, utc_now
 from .validate import Verdict
 from .validate.copying import check_copying
@@ -74,11 +75,15 @@ class FilterReport:
     passed: int = 0
     reasons: Counter = field(default_factory=Counter)
     by_category: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0]))  # category -> [passed, total]
+    papers_selected: int | None = None  # papers with a passing explanation (best-of-N keeps one each)
 
     def markdown(self) -> str:
         lines = [f"# Filter report `{self.filter}`", "",
                  f"{self.passed} of {self.generations} generations pass every validator "
-                 f"({self.passed / max(self.generations, 1):.0%}).", "",
+                 f"({self.passed / max(self.generations, 1):.0%})."
+                 + ("" if self.papers_selected is None else
+                    f" {self.papers_selected} papers have at least one; the export keeps the best per paper."),
+                 "",
                  "| rejection reason | generations |", "|---|---|"]
         lines += [f"| {reason} | {count} |" for reason, count in self.reasons.most_common()]
         lines += ["", "| sub-category | passed | total | pass rate |", "|---|---|---|---|"]
@@ -87,20 +92,38 @@ class FilterReport:
         return "\n".join(lines) + "\n"
 
 
+def report_from_store(store: Store, name: str, batch: int | None = None) -> FilterReport:
+    """Rebuild the report of verdict set `name` from the store (the export's dataset card reuses it)."""
+    report = FilterReport(name)
+    rows = store.db.execute(
+        "SELECT p.primary_category, min(v.passed), json_group_array(v.reasons) FROM verdicts v "
+        "JOIN generations g ON g.id = v.generation JOIN papers p ON p.arxiv_id = g.paper "
+        "WHERE v.filter = ? AND (? IS NULL OR g.batch = ?) GROUP BY v.generation", (name, batch, batch))
+    for category, passed, reasons in rows:
+        report.generations += 1
+        report.passed += passed
+        report.by_category[category][0] += passed
+        report.by_category[category][1] += 1
+        report.reasons.update({reason.split(":", 1)[0] for group in orjson.loads(reasons)
+                               for reason in orjson.loads(group)})
+    return report
+
+
 def run_filter(config: FilterConfig, progress: bool = True) -> FilterReport:
     name = config.name()
-    report = FilterReport(name)
     with Store(config.db) as store:
-        query = ("SELECT g.id, p.abstract, g.output, p.primary_category, g.paper FROM generations g "
+        query = ("SELECT g.id, p.abstract, g.output, g.paper FROM generations g "
                  "JOIN papers p ON p.arxiv_id = g.paper WHERE g.status = 'ok'")
         rows = store.db.execute(query + (" AND g.batch = ?" if config.batch else "") + " ORDER BY g.id",
                                 (config.batch,) if config.batch else ()).fetchall()
         now = utc_now()
+        store.db.execute("INSERT OR IGNORE INTO filters (name, thresholds, created_at) VALUES (?, ?, ?)",
+                         (name, orjson.dumps(config.thresholds()).decode(), now))
         scores = similarities([row[1] for row in rows], [row[2] for row in rows]) if rows else []
-        duplicates = near_duplicates([(row[0], row[4], row[2]) for row in rows],
+        duplicates = near_duplicates([(row[0], row[3], row[2]) for row in rows],
                                      threshold=config.near_duplicate_jaccard)
         bar = tqdm(zip(rows, scores, strict=True), total=len(rows), desc="filter", disable=None if progress else True)
-        for (generation, abstract, output, category, _), score in bar:
+        for (generation, abstract, output, _), score in bar:
             duplicate = duplicates.get(generation)
             verdicts = [*validate(abstract, output, config), similarity_verdict(score, config.min_similarity),
                         Verdict("near_duplicate", duplicate is None, None, (duplicate,) if duplicate else ())]
@@ -110,13 +133,9 @@ def run_filter(config: FilterConfig, progress: bool = True) -> FilterReport:
                 "passed = excluded.passed, score = excluded.score, reasons = excluded.reasons",
                 [(generation, name, v.validator, v.passed, v.score, orjson.dumps(list(v.reasons)).decode(), now)
                  for v in verdicts])
-            passed = all(v.passed for v in verdicts)
-            report.generations += 1
-            report.passed += passed
-            report.by_category[category][0] += passed
-            report.by_category[category][1] += 1
-            report.reasons.update({reason.split(":", 1)[0] for v in verdicts for reason in v.reasons})
         store.db.commit()
+        report = report_from_store(store, name, config.batch)
+        report.papers_selected = len(best_per_paper(store, name, config.batch))
     Path(config.report).parent.mkdir(parents=True, exist_ok=True)
     Path(config.report).write_text(report.markdown(), encoding="utf-8")
     return report

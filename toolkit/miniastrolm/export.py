@@ -1,0 +1,183 @@
+"""Export: the best passing explanation per paper as curated JSONL and a Hub-layout dataset folder.
+
+The folder (`data/<split>-00000-of-00001.parquet` + `README.md` card whose YAML names the splits) is exactly
+what `load_dataset("<folder>")` reads and what `--push_to_hub` uploads, so local and Hub users see the same
+thing. Splits hash the arXiv id: no paper in two splits, and adding papers never moves an existing one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from importlib.resources import files
+from pathlib import Path
+
+import orjson
+from datasets import Dataset, Features, Value
+
+from . import __version__
+from .filter import report_from_store
+from .selection import Selected, best_per_paper, filter_thresholds
+from .store import DEFAULT_DB, Store
+
+SPLITS = ("train", "validation", "test")
+VALIDATORS = ("format", "on_task", "copying", "readability", "faithfulness", "similarity", "near_duplicate")
+FEATURES = Features({
+    "prompt": [{"role": Value("string"), "content": Value("string")}],
+    "completion": [{"role": Value("string"), "content": Value("string")}],
+    "arxiv_id": Value("string"),
+    "title": Value("string"),
+    "categories": [Value("string")],
+    "primary_category": Value("string"),
+    "teacher_model": Value("string"),
+    "prompt_version": Value("string"),
+    "generation_id": Value("int64"),
+    "selection_score": Value("float64"),
+    "scores": {name: Value("float64") for name in VALIDATORS},
+})
+
+
+@dataclass
+class ExportConfig:
+    db: str = field(default=DEFAULT_DB, metadata={"help": "SQLite store"})
+    filter: str | None = field(default=None, metadata={
+        "help": "verdict set to export (the name `miniastrolm filter` printed); default: the latest one"})
+    batch: int | None = field(default=None, metadata={"help": "labelling batch id (default: all)"})
+    output_dir: str = field(default="dataset", metadata={"help": "Hub-layout folder: data/*.parquet + README.md"})
+    jsonl: str = field(default="curated.jsonl", metadata={"help": "curated JSONL, one record per paper"})
+    validation_share: float = field(default=0.05, metadata={"help": "share of papers in the validation split"})
+    test_share: float = field(default=0.05, metadata={"help": "share of papers in the test split"})
+    pretty_name: str = field(default="MiniAstroLM explanations", metadata={"help": "dataset card title"})
+    license: str = field(default="other", metadata={
+        "help": "card licence id; abstracts keep their arXiv licences, explanations the teacher's terms"})
+    card_samples: int = field(default=2, metadata={"help": "sample records shown in the card"})
+    push_to_hub: str | None = field(default=None, metadata={
+        "help": "Hub dataset repo id to upload the folder to (token read from token_env; HF_ENDPOINT honoured)"})
+    private: bool = field(default=False, metadata={"help": "create the Hub repo private"})
+    revision: str | None = field(default=None, metadata={"help": "Hub branch to upload to (created if missing)"})
+    token_env: str = field(default="HF_TOKEN", metadata={"help": "environment variable holding the Hub token"})
+
+
+def split_of(arxiv_id: str, validation_share: float, test_share: float) -> str:
+    """A paper's split from the hash of its id: the same id always lands in the same split."""
+    position = int.from_bytes(hashlib.sha256(arxiv_id.encode()).digest()[:8], "big") / 2**64
+    if position < test_share:
+        return "test"
+    return "validation" if position < test_share + validation_share else "train"
+
+
+def to_record(chosen: Selected) -> dict:
+    return {
+        "prompt": [{"role": "user", "content": chosen.abstract}],
+        "completion": [{"role": "assistant", "content": chosen.explanation}],
+        "arxiv_id": chosen.arxiv_id, "title": chosen.title, "categories": chosen.categories.split(),
+        "primary_category": chosen.primary_category, "teacher_model": chosen.teacher_model,
+        "prompt_version": chosen.prompt_version, "generation_id": chosen.generation,
+        "selection_score": chosen.selection_score,
+        "scores": {name: chosen.scores.get(name) for name in VALIDATORS},
+    }
+
+
+def size_category(rows: int) -> str:
+    for bound, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if rows < bound:
+            return name
+    return "n>1M"
+
+
+@dataclass
+class ExportReport:
+    filter: str
+    split_rows: dict[str, int]
+    output_dir: Path
+    jsonl: Path
+    pushed: str | None = None
+
+
+def export(config: ExportConfig) -> ExportReport:
+    with Store(config.db) as store:
+        found = filter_thresholds(store, config.filter)
+        if found is None:
+            raise ValueError(f"{config.db}: " + (f"no verdict set named {config.filter!r}" if config.filter else
+                                                 "no verdicts yet; run `miniastrolm filter` first"))
+        name, thresholds = found
+        chosen = best_per_paper(store, name, config.batch)
+        filter_report = report_from_store(store, name, config.batch)
+    if not chosen:
+        raise ValueError(f"{config.db}: no explanation passed every validator of filter {name}; nothing to export "
+                         f"(see the filter report for the rejection reasons)")
+    records = {split: [] for split in SPLITS}
+    for selected in chosen:
+        records[split_of(selected.arxiv_id, config.validation_share, config.test_share)].append(to_record(selected))
+
+    output = Path(config.output_dir)
+    if (output / "data").is_dir():
+        shutil.rmtree(output / "data")  # a re-export replaces the shards, never mixes old and new
+    (output / "data").mkdir(parents=True)
+    written = {split: rows for split, rows in records.items() if rows}
+    for split, rows in written.items():
+        Dataset.from_list(rows, features=FEATURES).to_parquet(output / "data" / f"{split}-00000-of-00001.parquet")
+    jsonl = Path(config.jsonl)
+    jsonl.parent.mkdir(parents=True, exist_ok=True)
+    with jsonl.open("wb") as out:
+        for split, rows in written.items():
+            for row in rows:
+                out.write(orjson.dumps({**row, "split": split}) + b"\n")
+    card = dataset_card(config, name, thresholds, chosen, written, filter_report.markdown())
+    card.save(output / "README.md")
+    report = ExportReport(name, {split: len(rows) for split, rows in written.items()}, output, jsonl)
+    if config.push_to_hub:
+        try:
+            report.pushed = push_folder(output, config.push_to_hub, private=config.private,
+                                        revision=config.revision, token=os.environ.get(config.token_env))
+        except Exception as error:  # HTTP, auth, offline mode: the local export stands; say what failed
+            raise RuntimeError(f"exported to {output}, but the push to {config.push_to_hub} failed: "
+                               f"{type(error).__name__}: {error}") from error
+    return report
+
+
+def dataset_card(config: ExportConfig, filter_name: str, thresholds: dict, chosen: list[Selected],
+                 written: dict[str, list], filter_report: str):
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    words = [len(selected.explanation.split()) for selected in chosen]
+    card_data = DatasetCardData(
+        language="en", license=config.license, pretty_name=config.pretty_name,
+        task_categories=["text-generation", "summarization"], size_categories=size_category(len(chosen)),
+        tags=["astronomy", "arxiv", "distillation", "plain-language", "miniastrolm"],
+        configs=[{"config_name": "default",
+                  "data_files": [{"split": split, "path": f"data/{split}-*"} for split in written]}],
+    )
+    shown = sorted(chosen, key=lambda s: split_of(s.arxiv_id, config.validation_share, config.test_share) != "train")
+    samples = [selected._replace(abstract=selected.abstract[:700] + ("..." if len(selected.abstract) > 700 else ""))
+               for selected in shown[:config.card_samples]]
+    return DatasetCard.from_template(
+        card_data, template_str=files("miniastrolm").joinpath("templates/dataset_card.md").read_text("utf-8"),
+        pretty_name=config.pretty_name, load_path=config.push_to_hub or config.output_dir,
+        teacher_models=", ".join(sorted({s.teacher_model for s in chosen})),
+        prompt_versions=", ".join(sorted({s.prompt_version for s in chosen})), filter_name=filter_name,
+        thresholds=", ".join(f"{key}={value}" for key, value in thresholds.items()),
+        split_shares=f"{1 - config.validation_share - config.test_share:.0%} / {config.validation_share:.0%} / "
+                     f"{config.test_share:.0%}", version=__version__, date=date.today(),
+        split_rows={split: len(rows) for split, rows in written.items()},
+        words={"mean": round(statistics.mean(words)), "min": min(words), "max": max(words)},
+        categories=Counter(s.primary_category for s in chosen).most_common(), filter_report=filter_report.replace(
+            "# Filter report", "###"), samples=samples)
+
+
+def push_folder(folder: Path, repo_id: str, *, private: bool, revision: str | None, token: str | None) -> str:
+    """Upload the folder as a Hub dataset repo; huggingface_hub reads HF_ENDPOINT and refuses in offline mode."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+    if revision and revision != "main":
+        api.create_branch(repo_id, branch=revision, repo_type="dataset", exist_ok=True)
+    commit = api.upload_folder(repo_id=repo_id, folder_path=folder, repo_type="dataset", revision=revision,
+                               commit_message=f"MiniAstroLM {__version__} export")
+    return commit.commit_url
