@@ -148,6 +148,7 @@ def test_push_calls_the_hub_api_with_the_folder_branch_and_token_from_the_enviro
     upload = calls[3][1]
     assert upload["folder_path"] == tmp_path / "ds" and upload["revision"] == "v1"
     assert upload["repo_type"] == "dataset" and upload["repo_id"] == "me/astro-explanations"
+    assert not any("list_repo_refs" in call[0] for call in calls)  # a dataset export may update a revision
     assert "hf_secret_value" not in (tmp_path / "ds" / "README.md").read_text()
     assert "me/astro-explanations" in (tmp_path / "ds" / "README.md").read_text()  # the card's load snippet
 

@@ -132,3 +132,18 @@ def test_offline_mode_refuses_a_base_url_with_a_clear_message(store_path, local_
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(RuntimeError, match="unset it"):
         label(endpoint_config(local_server(FaultPlan({})), store_path), progress=False)
+
+
+def test_trim_cut_off_keeps_complete_sentences_and_says_so():
+    from miniastrolm.label import trimmed
+    from miniastrolm.teacher import Job, Result
+
+    job = Job("2611.90001", 0, 1, [], seed=0)
+    cut = Result(job, "Stars form in clouds. They shine for \"billions of years.\" Then the", "length",
+                 error="cut off: reached max_new_tokens before finishing")
+    kept = trimmed(cut)
+    assert kept.ok and kept.finish_reason == "length_trimmed"
+    assert kept.output == "Stars form in clouds. They shine for \"billions of years.\""
+    assert not trimmed(Result(job, "no sentence ends here", "length", error="cut off")).ok
+    finished = Result(job, "Done.", "stop")
+    assert trimmed(finished) is finished

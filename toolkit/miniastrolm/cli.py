@@ -111,6 +111,18 @@ def export(ctx: typer.Context) -> None:
         console.print(f"pushed: {report.pushed}")
 
 
+@app.command(context_settings=STAGE_VERB)
+def train(ctx: typer.Context) -> None:
+    """Fine-tune the student on the exported dataset (TRL SFTTrainer); same as `python -m miniastrolm.train`."""
+    from .train import main
+
+    try:
+        main(list(ctx.args))
+    except (FileNotFoundError, ValueError, RuntimeError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from error
+
+
 @db_app.command()
 def stats(db: str = typer.Option(DEFAULT_DB, help="SQLite store")) -> None:
     """Counts of papers, skipped records, generations, and the teacher's token and cost ledger."""

@@ -22,6 +22,7 @@ from datasets import Dataset, Features, Value
 
 from . import __version__
 from .filter import report_from_store
+from .hub import push_folder
 from .selection import Selected, best_per_paper, filter_thresholds
 from .store import DEFAULT_DB, Store
 
@@ -133,7 +134,7 @@ def export(config: ExportConfig) -> ExportReport:
     report = ExportReport(name, {split: len(rows) for split, rows in written.items()}, output, jsonl)
     if config.push_to_hub:
         try:
-            report.pushed = push_folder(output, config.push_to_hub, private=config.private,
+            report.pushed = push_folder(output, config.push_to_hub, repo_type="dataset", private=config.private,
                                         revision=config.revision, token=os.environ.get(config.token_env))
         except Exception as error:  # HTTP, auth, offline mode: the local export stands; say what failed
             raise RuntimeError(f"exported to {output}, but the push to {config.push_to_hub} failed: "
@@ -169,15 +170,3 @@ def dataset_card(config: ExportConfig, filter_name: str, thresholds: dict, chose
         categories=Counter(s.primary_category for s in chosen).most_common(), filter_report=filter_report.replace(
             "# Filter report", "###"), samples=samples)
 
-
-def push_folder(folder: Path, repo_id: str, *, private: bool, revision: str | None, token: str | None) -> str:
-    """Upload the folder as a Hub dataset repo; huggingface_hub reads HF_ENDPOINT and refuses in offline mode."""
-    from huggingface_hub import HfApi
-
-    api = HfApi(token=token)
-    api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-    if revision and revision != "main":
-        api.create_branch(repo_id, branch=revision, repo_type="dataset", exist_ok=True)
-    commit = api.upload_folder(repo_id=repo_id, folder_path=folder, repo_type="dataset", revision=revision,
-                               commit_message=f"MiniAstroLM {__version__} export")
-    return commit.commit_url

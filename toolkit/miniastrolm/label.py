@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import orjson
@@ -19,7 +20,7 @@ from tqdm.auto import tqdm
 
 from .prompts import Prompt
 from .store import DEFAULT_DB, Paper, Store
-from .teacher import BackendSettings, DecodingParams, Job, Result, Teacher, make_teacher
+from .teacher import BackendSettings, DecodingParams, Job, Result, Teacher, make_teacher, output_problem
 
 
 @dataclass
@@ -60,6 +61,9 @@ class LabelConfig:
         default="auto", metadata={"help": "local, transformers engine: auto = bf16 only with AMX/AVX512-BF16"})
     engine: Literal["auto", "llama_cpp", "transformers"] = field(
         default="auto", metadata={"help": "local: auto = llama.cpp (batched) for a GGUF, transformers for a folder"})
+    trim_cut_off: bool = field(default=False, metadata={
+        "help": "keep the complete sentences of a response that hit max_new_tokens (finish_reason "
+                "'length_trimmed') instead of failing it; for small teachers that rarely stop by themselves"})
     price_input_per_mtok: float | None = field(default=None, metadata={"help": "USD per million prompt tokens"})
     price_output_per_mtok: float | None = field(default=None, metadata={"help": "USD per million completion tokens"})
 
@@ -76,7 +80,8 @@ class LabelConfig:
     def identity(self, prompt_version: str) -> dict:
         """What shapes the outputs; its hash names the batch. Holds no secret (only the token's variable name)."""
         return {"backend": self.backend, "model": self.model, "base_url": self.base_url, "provider": self.provider,
-                "prompt_version": prompt_version, "samples": self.samples, "params": self.params().as_dict()}
+                "prompt_version": prompt_version, "samples": self.samples, "params": self.params().as_dict(),
+                **({"trim_cut_off": True} if self.trim_cut_off else {})}  # absent when off: old batch names hold
 
 
 @dataclass
@@ -139,6 +144,8 @@ async def _run(teacher: Teacher, jobs: list[Job], config: LabelConfig, store: St
     started = time.perf_counter()
     with tqdm(total=len(jobs), desc="label", unit=" gen", disable=None if progress else True) as bar:
         async for result in teacher.results(jobs, config.params()):
+            if config.trim_cut_off:
+                result = trimmed(result)
             store.add_generation(_row(result, batch_id, prompt.version, teacher, params_json))
             report.ok += result.ok
             report.failed += not result.ok
@@ -146,6 +153,20 @@ async def _run(teacher: Teacher, jobs: list[Job], config: LabelConfig, store: St
             elapsed = time.perf_counter() - started
             bar.set_postfix(ok=report.ok, failed=report.failed, tok_s=f"{report.completion_tokens / elapsed:.1f}")
             bar.update(1)
+
+
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)]?(?=\s|$)")
+
+
+def trimmed(result: Result) -> Result:
+    """A response cut off by max_new_tokens, back to its last complete sentence; failed if it has none."""
+    if result.finish_reason != "length" or not result.output:
+        return result
+    ends = list(_SENTENCE_END.finditer(result.output))
+    if not ends:
+        return result
+    text = result.output[:ends[-1].end()].rstrip()
+    return replace(result, output=text, finish_reason="length_trimmed", error=output_problem(text, "length_trimmed"))
 
 
 def _row(result: Result, batch_id: int, prompt_version: str, teacher: Teacher, params_json: str) -> dict:
