@@ -123,6 +123,21 @@ def train(ctx: typer.Context) -> None:
         raise typer.Exit(2) from error
 
 
+@app.command(context_settings=STAGE_VERB)
+def run(ctx: typer.Context) -> None:
+    """The whole pipeline offline on embedded defaults: ingest, label, filter, export, train, explain."""
+    from .quickstart import QuickstartConfig, summary
+    from .quickstart import run as run_quickstart
+
+    config = _config(QuickstartConfig, ctx, run.__doc__ + " Re-running reuses stored labels and a student "
+                     "trained on the same dataset; --fresh true starts over.")
+    try:
+        summary(run_quickstart(config))
+    except (FileNotFoundError, ValueError, RuntimeError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from error
+
+
 @db_app.command()
 def stats(db: str = typer.Option(DEFAULT_DB, help="SQLite store")) -> None:
     """Counts of papers, skipped records, generations, and the teacher's token and cost ledger."""

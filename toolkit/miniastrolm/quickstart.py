@@ -1,0 +1,179 @@
+"""The whole pipeline on embedded defaults, offline: ingest -> label -> filter -> export -> train -> explain.
+
+Each step runs from its own stage recipe (the same ones the stage verbs take), with paths placed under
+`workdir`. Re-running reuses what is done (stored labels, a student trained on the same dataset) and says
+so; `--fresh true` starts over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from .config import parse_config
+from .export import ExportConfig, export, split_of
+from .filter import FilterConfig, run_filter, validate
+from .ingest import IngestConfig, ingest
+from .label import LabelConfig, label
+from .store import Store
+from .validate import Verdict
+from .validate.similarity import similarities, similarity_verdict
+
+console = Console()
+
+
+@dataclass
+class QuickstartConfig:
+    input: str = field(default="samples/illustrative_abstracts.jsonl", metadata={
+        "help": "abstracts to start from (Kaggle-snapshot JSON lines), e.g. ../shared/data/astro-ph-dev.jsonl"})
+    workdir: str = field(default="runs/quickstart", metadata={"help": "where every artefact goes"})
+    fresh: bool = field(default=False, metadata={"help": "delete workdir first instead of reusing it"})
+    limit: int | None = field(default=None, metadata={"help": "papers to label (default: the label recipe's)"})
+    ingest_recipe: str = field(default="recipes/ingest/kaggle.yaml")
+    label_recipe: str = field(default="recipes/label/quickstart.yaml")
+    filter_recipe: str = field(default="recipes/filter/default.yaml")
+    export_recipe: str = field(default="recipes/export/quickstart.yaml")
+    student_recipe: str = field(default="recipes/student/smollm2-quickstart.yaml")
+
+
+def stage(config_class, recipe: str, overrides: dict):
+    args = ["--config", recipe]
+    for key, value in overrides.items():
+        if value is not None:
+            args += [f"--{key}", str(value)]
+    return parse_config(config_class, args, prog=config_class.__name__)
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def train_student(config: QuickstartConfig, dataset: Path, jsonl: Path, folder: Path) -> tuple[Path, bool]:
+    """Train unless the folder already holds a student trained on exactly this dataset."""
+    from .train import parse, train
+
+    stamp = folder / "dataset.sha256"
+    digest = file_digest(jsonl)
+    if (folder / "model.safetensors").is_file() and stamp.is_file() and stamp.read_text() == digest:
+        return folder, True
+    shutil.rmtree(folder, ignore_errors=True)
+    script, sft, model_args = parse(["--config", config.student_recipe, "--dataset_name", str(dataset),
+                                     "--output_dir", str(folder)])
+    train(script, sft, model_args)
+    stamp.write_text(digest)
+    return folder, False
+
+
+def held_back_paper(db: str, export_config: ExportConfig, trained_on: set[str]) -> tuple[str, str, str, int] | None:
+    """(arxiv id, abstract, teacher explanation, generation id) of a labelled paper the student never saw, from
+    the test split first."""
+    with Store(db) as store:
+        rows = store.db.execute(
+            "SELECT p.arxiv_id, p.abstract, g.output, g.id FROM papers p JOIN generations g ON g.paper = p.arxiv_id "
+            "WHERE g.status = 'ok' ORDER BY p.arxiv_id, g.sample").fetchall()
+    unseen = [row for row in rows if row[0] not in trained_on]
+    unseen.sort(key=lambda row: split_of(row[0], export_config.validation_share, export_config.test_share) != "test")
+    return unseen[0] if unseen else None
+
+
+def stored_verdicts(db: str, generation: int, filter_name: str) -> list[Verdict]:
+    with Store(db) as store:
+        rows = store.db.execute("SELECT validator, passed, score, reasons FROM verdicts WHERE generation = ? AND "
+                                "filter = ? ORDER BY id", (generation, filter_name)).fetchall()
+    return [Verdict(name, bool(passed), score, tuple(orjson.loads(reasons))) for name, passed, score, reasons in rows]
+
+
+def fresh_verdicts(abstract: str, text: str, config: FilterConfig) -> list[Verdict]:
+    return [*validate(abstract, text, config),
+            similarity_verdict(similarities([abstract], [text])[0], config.min_similarity)]
+
+
+def verdict_lines(verdicts: list[Verdict]) -> str:
+    return "\n".join(f"{'PASS' if v.passed else 'FAIL'} {v.validator}" + (f": {'; '.join(v.reasons)[:90]}"
+                                                                          if v.reasons else "") for v in verdicts)
+
+
+def run(config: QuickstartConfig) -> dict:
+    from transformers import pipeline
+
+    work = Path(config.workdir)
+    if config.fresh and work.exists():
+        shutil.rmtree(work)
+        console.print(f"--fresh: removed {work}")
+    db = str(work / "miniastrolm.db")
+
+    console.rule("1/6 ingest")
+    ingested = ingest(stage(IngestConfig, config.ingest_recipe, {"path": config.input, "db": db}), progress=True)
+    console.print(f"{ingested.kept} papers read from {config.input}: {ingested.inserted} new, "
+                  f"{ingested.unchanged} already stored")
+
+    console.rule("2/6 label (embedded SmolLM2-135M teacher, in process)")
+    label_config = stage(LabelConfig, config.label_recipe, {"db": db, "limit": config.limit})
+    labelled = label(label_config)
+    console.print(f"{labelled.ok} new explanations, {labelled.failed} failed, {labelled.already_done} reused from "
+                  f"an earlier run")
+
+    console.rule("3/6 filter")
+    filter_config = stage(FilterConfig, config.filter_recipe, {"db": db, "report": work / "filter_report.md"})
+    filtered = run_filter(filter_config)
+    console.print(f"{filtered.passed} of {filtered.generations} explanations pass every validator; "
+                  f"rejections: {dict(filtered.reasons.most_common(6))}")
+
+    console.rule("4/6 export")
+    export_config = stage(ExportConfig, config.export_recipe, {"db": db, "output_dir": work / "dataset",
+                                                               "jsonl": work / "curated.jsonl"})
+    exported = export(export_config)
+    console.print(f"dataset {exported.output_dir}: {exported.split_rows}")
+    if "train" not in exported.split_rows:
+        raise ValueError("no passing explanation landed in the train split; label more papers (--limit) or use "
+                         "real data (--input ../shared/data/astro-ph-dev.jsonl)")
+
+    console.rule("5/6 train the student")
+    student, reused = train_student(config, exported.output_dir, exported.jsonl, work / "student")
+    console.print(f"student {student}" + (" reused: already trained on this dataset" if reused else " trained"))
+
+    console.rule("6/6 explain a held-back abstract with the student, via plain pipeline(...)")
+    trained_on = {record["arxiv_id"] for record in map(orjson.loads, exported.jsonl.read_bytes().splitlines())
+                  if record["split"] == "train"}
+    held = held_back_paper(db, export_config, trained_on)
+    result = {"store": db, "dataset": str(exported.output_dir), "student": str(student),
+              "filter_report": str(work / "filter_report.md")}
+    if held is None:
+        console.print("every labelled paper was used for training; nothing held back to compare on")
+        return result
+    arxiv_id, abstract, teacher_text, generation = held
+    explain = pipeline("text-generation", model=str(student))
+    student_text = explain([{"role": "user", "content": abstract}])[0]["generated_text"][-1]["content"].strip()
+    table = Table(title=f"held-back paper {arxiv_id}: teacher vs student", show_lines=True)
+    table.add_column("teacher (SmolLM2-135M, long instructions)", ratio=1)
+    table.add_column("student (fine-tuned on the bare abstract)", ratio=1)
+    table.add_row(teacher_text, student_text)
+    table.add_row(verdict_lines(stored_verdicts(db, generation, filtered.filter)),
+                  verdict_lines(fresh_verdicts(abstract, student_text, filter_config)))
+    console.print(table)
+    result.update({"paper": arxiv_id, "teacher": teacher_text, "student_explanation": student_text})
+    return result
+
+
+def summary(result: dict) -> None:
+    console.rule("done")
+    console.print(f"""[bold]Artefacts[/bold]
+  store          {result['store']}   (miniastrolm db stats --db {result['store']})
+  filter report  {result['filter_report']}
+  dataset        {result['dataset']}   (datasets.load_dataset("{result['dataset']}"))
+  student        {result['student']}   (transformers.pipeline("text-generation", model="{result['student']}"))
+
+Offline, the student starts from SmolLM2-135M-Instruct (the only pretrained small causal LM that installs
+offline) and learns to explain from the bare abstract, without the teacher's long instructions. The teacher
+is the same small model, so expect mistakes: the verdicts above show which checks caught them.
+
+[bold]Next[/bold]
+  real abstracts:  miniastrolm run --config recipes/quickstart.yaml --input ../shared/data/astro-ph-dev.jsonl --limit 50
+  a real teacher:  recipes/label/endpoint.yaml (TGI / Inference Endpoints / any OpenAI-compatible server)
+  the real student: recipes/student/gpt2-sft.yaml (see README, "Stage 5"), or recipes/full.yaml""")
