@@ -196,3 +196,22 @@ def tiny_chat_model(tmp_path_factory):
     LlamaForCausalLM(config).save_pretrained(out)
     tokenizer.save_pretrained(out)
     return str(out)
+
+
+@pytest.fixture(scope="session")
+def tiny_student(tmp_path_factory):
+    """A tiny GPT-2 trained by the tiny recipe on the fixed fixture dataset (tests/student_data.py): it learns
+    the eight training pairs, including where each explanation ends. Returns (model folder, dataset folder)."""
+    from pathlib import Path
+
+    from miniastrolm.train import parse, train
+
+    from student_data import write_student_dataset
+
+    folder = tmp_path_factory.mktemp("student")
+    dataset = write_student_dataset(folder / "dataset")
+    recipe = Path(__file__).parents[1] / "recipes" / "student" / "tiny-sft.yaml"
+    script, sft, model_args = parse(["--config", str(recipe), "--dataset_name", str(dataset),
+                                     "--output_dir", str(folder / "student"), "--max_steps", "80",
+                                     "--eval_steps", "40", "--save_steps", "40", "--load_best_model_at_end", "false"])
+    return train(script, sft, model_args), dataset

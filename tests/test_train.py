@@ -18,20 +18,8 @@ ROOT = Path(__file__).parents[1]
 TINY = str(ROOT / "recipes" / "student" / "tiny-sft.yaml")
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    from miniastrolm.train import train
-
-    folder = tmp_path_factory.mktemp("train")
-    dataset = write_student_dataset(folder / "dataset")
-    script, sft, model_args = parse(["--config", TINY, "--dataset_name", str(dataset),
-                                     "--output_dir", str(folder / "student"), "--max_steps", "80",
-                                     "--eval_steps", "40", "--save_steps", "40", "--load_best_model_at_end", "false"])
-    return train(script, sft, model_args), dataset
-
-
-def test_loss_goes_down_and_the_folder_has_what_users_need(trained):
-    model_dir, _ = trained
+def test_loss_goes_down_and_the_folder_has_what_users_need(tiny_student):
+    model_dir, _ = tiny_student
     history = json.loads((model_dir / "trainer_state.json").read_text())["log_history"]
     losses = [entry["loss"] for entry in history if "loss" in entry]
     assert losses[-1] < 0.5 * losses[0]
@@ -44,10 +32,10 @@ def test_loss_goes_down_and_the_folder_has_what_users_need(trained):
     assert "init_from_scratch: true" in resolved and "max_steps: 80" in resolved
 
 
-def test_plain_pipeline_loads_the_student_and_stops_at_eos(trained):
+def test_plain_pipeline_loads_the_student_and_stops_at_eos(tiny_student):
     from transformers import pipeline
 
-    model_dir, _ = trained
+    model_dir, _ = tiny_student
     explain = pipeline("text-generation", model=str(model_dir))
     abstract, explanation = PAIRS[0]
     reply = explain([{"role": "user", "content": abstract}])
@@ -61,10 +49,10 @@ def test_plain_pipeline_loads_the_student_and_stops_at_eos(trained):
     assert output[-1].item() == tokenizer.eos_token_id and len(output) < 64  # stopped by itself
 
 
-def test_chat_template_renders_the_prompt_the_trainer_saw(trained):
+def test_chat_template_renders_the_prompt_the_trainer_saw(tiny_student):
     from transformers import AutoTokenizer
 
-    model_dir, _ = trained
+    model_dir, _ = tiny_student
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     assert tokenizer.pad_token == "<|pad|>" and tokenizer.pad_token != tokenizer.eos_token
     abstract, explanation = PAIRS[1]
@@ -76,8 +64,8 @@ def test_chat_template_renders_the_prompt_the_trainer_saw(trained):
     assert full == f"{prompt} {explanation}<|endoftext|>"  # the prompt is a prefix; EOS closes the answer
 
 
-def test_model_card_renders_real_values(trained):
-    model_dir, dataset = trained
+def test_model_card_renders_real_values(tiny_student):
+    model_dir, dataset = tiny_student
     card = (model_dir / "README.md").read_text()
     state = json.loads((model_dir / "trainer_state.json").read_text())
     assert card.startswith("---\n") and "pipeline_tag: text-generation" in card

@@ -123,6 +123,31 @@ def train(ctx: typer.Context) -> None:
         raise typer.Exit(2) from error
 
 
+@app.command(name="eval", context_settings=STAGE_VERB)
+def evaluate(ctx: typer.Context) -> None:
+    """Compare the student with the teacher, the untuned base model and lead-3 on held-out papers."""
+    from .evaluation import EvalConfig
+    from .evaluation import evaluate as run_eval
+
+    config = _config(EvalConfig, ctx, evaluate.__doc__ + " Writes report.md, metrics.json and PNG plots; pass "
+                     "metrics.json to training (--eval_metrics) to put the table in the model card.")
+    try:
+        result = run_eval(config)
+    except (FileNotFoundError, ValueError, OSError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from error
+    table = Table(title=f"evaluation on {result['n']} papers -> {config.output_dir}/report.md")
+    names = list(result["systems"])
+    table.add_column("metric")
+    for name in names:
+        table.add_column(name, justify="right")
+    for metric in ("rougeL", "similarity", "fkgl", "invented_number_rate", "on_task_rate", "truncated_rate",
+                   "seconds_per_explanation"):
+        table.add_row(metric, *(f"{v:.3f}" if (v := result["systems"][n].get(metric)) is not None else "n/a"
+                                for n in names))
+    console.print(table)
+
+
 @app.command(context_settings=STAGE_VERB)
 def run(ctx: typer.Context) -> None:
     """The whole pipeline offline on embedded defaults: ingest, label, filter, export, train, explain."""

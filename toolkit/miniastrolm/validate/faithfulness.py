@@ -60,19 +60,26 @@ def instruments(text: str) -> set[str]:
     return {canonical for canonical, pattern in _INSTRUMENT.items() if pattern.search(text)}
 
 
+def number_problems(source: str, text: str) -> tuple[int, list[str]]:
+    """(quantities in `text`, the problems among them): each must match a quantity of `source` in value after
+    unit scaling, and in unit where both give one. Both texts are plain (no TeX)."""
+    source_quantities = quantities(_DESIGNATION.sub(" ", source))  # 'NGC 4993' names an object, not a number
+    found = quantities(_DESIGNATION.sub(" ", text))
+    problems = []
+    for quantity in found:
+        same_value = [q for q in source_quantities if q.same_value(quantity)]
+        if not same_value:
+            problems.append(f"invented_number: {quantity.text}" + (f" {quantity.unit}" if quantity.unit else ""))
+        elif quantity.unit and all(q.unit and q.unit != quantity.unit for q in same_value):
+            problems.append(f"swapped_unit: {quantity.text} is {same_value[0].unit} in the abstract, "
+                            f"{quantity.unit} here")
+    return len(found), problems
+
+
 def check_faithfulness(abstract: str, explanation: str) -> Verdict:
     """Score = share of the explanation's checkable facts (quantities, names) traceable to the abstract."""
     source, text = plain_text(abstract), plain_text(explanation)
-    source_quantities = quantities(_DESIGNATION.sub(" ", source))  # 'NGC 4993' names an object, not a number
-    reasons, checked = [], 0
-    for quantity in quantities(_DESIGNATION.sub(" ", text)):
-        checked += 1
-        same_value = [q for q in source_quantities if q.same_value(quantity)]
-        if not same_value:
-            reasons.append(f"invented_number: {quantity.text}" + (f" {quantity.unit}" if quantity.unit else ""))
-        elif quantity.unit and all(q.unit and q.unit != quantity.unit for q in same_value):
-            reasons.append(f"swapped_unit: {quantity.text} is {same_value[0].unit} in the abstract, "
-                           f"{quantity.unit} here")
+    checked, reasons = number_problems(source, text)
     source_names, names = designations(source), designations(text)
     checked += len(names)
     reasons += [f"invented_object: {name}" for name in sorted(names - source_names)]

@@ -1,0 +1,76 @@
+"""Evaluation: every metric against hand-computed values, planted invented numbers, and the full report for a
+tiny trained student (the conftest fixture)."""
+
+import json
+
+import pytest
+
+from miniastrolm.evaluation import EvalConfig, evaluate, factuality, lead3, readability, rouge, verdict
+
+
+def test_rouge_matches_hand_counts():
+    score = rouge("the cat sat on the mat", ["the cat lay on the mat"])[0]
+    assert score["rouge1"] == pytest.approx(5 / 6)  # 5 of 6 unigrams shared, both ways
+    assert score["rouge2"] == pytest.approx(3 / 5)  # "the cat", "on the", "the mat" of 5 bigrams
+    assert score["rougeL"] == pytest.approx(5 / 6)  # LCS: the cat on the mat
+
+
+def test_readability_matches_the_formulas():
+    scores = readability("The cat sat on the mat.")  # 6 words, 1 sentence, 6 syllables, 17 letters
+    assert scores["fkgl"] == pytest.approx(0.39 * 6 + 11.8 * 1 - 15.59, abs=0.01)
+    # textstat uses 0.058 for the letters coefficient (the published index has 0.0588)
+    assert scores["coleman_liau"] == pytest.approx(0.058 * (17 / 6 * 100) - 0.296 * (1 / 6 * 100) - 15.8, abs=0.01)
+
+
+def test_lead3_takes_the_first_three_sentences():
+    assert lead3("We find one. Then two things. Three $10^{5}$ K stars! A fourth? No.") == \
+        "We find one. Then two things. Three 10^5 K stars!"
+
+
+def test_factuality_counts_planted_invented_numbers():
+    abstract = "Over six months we detected 47 bursts at a redshift of z = 0.19 with CHIME."
+    clean = factuality(abstract, "In six months the team saw 47 bursts from a galaxy at redshift 0.19.")
+    planted = factuality(abstract, "In eight months the team saw 52 bursts from a galaxy at redshift 0.19.")
+    named = factuality(abstract, "The James Webb Space Telescope saw 47 bursts.")
+    assert (clean["numbers"], clean["numbers_invented"], clean["any_invented_number"]) == (3, 0, 0.0)
+    assert (planted["numbers"], planted["numbers_invented"], planted["any_invented_number"]) == (3, 2, 1.0)
+    assert named["any_invented_name"] == 1.0 and clean["any_invented_name"] == 0.0
+    assert factuality(abstract, "As an AI language model I cannot help.")["on_task"] == 0.0
+
+
+def test_verdict_names_the_best_system_and_the_students_value():
+    text = verdict("invented_number_rate", {"student": 0.5, "teacher": 0.25, "lead3": 0.0})
+    assert text.startswith("explanations with an invented number: best is lead3 (0.000") and "student has 0.500" in text
+    assert "inside: teacher" in verdict("fkgl", {"student": 14.0, "teacher": 8.0})
+
+
+def test_report_metrics_and_plots_for_a_tiny_student(tiny_student, tmp_path):
+    model_dir, dataset = tiny_student
+    config = EvalConfig(dataset=str(dataset), split="train", db=str(tmp_path / "none.db"),
+                        systems="student,teacher,base,lead3", student=str(model_dir), base=str(model_dir),
+                        max_new_tokens=32, output_dir=str(tmp_path / "eval"))
+    result = evaluate(config)
+    systems = result["systems"]
+    assert result["n"] == 8 and list(systems) == ["student", "teacher", "base", "lead3"]
+    assert systems["student"]["rougeL"] == pytest.approx(1.0)  # it learnt the training pairs exactly
+    assert systems["lead3"]["rougeL"] < 0.5 and "rougeL" not in systems["teacher"]  # the reference itself
+    assert systems["student"]["seconds_per_explanation"] > 0 and systems["teacher"]["seconds_per_explanation"] is None
+    assert 0 <= systems["student"]["on_task_rate"] <= 1 and systems["student"]["truncated_rate"] == 0.0
+    folder = tmp_path / "eval"
+    assert json.loads((folder / "metrics.json").read_text())["systems"] == systems
+    report = (folder / "report.md").read_text()
+    assert "| ROUGE-L vs teacher | 1.000 |" in report and "## Factuality" in report
+    for plot in ("metrics.png", "readability.png", "length.png"):
+        assert (folder / plot).read_bytes()[:4] == b"\x89PNG"
+    again = evaluate(EvalConfig(**{**config.__dict__, "output_dir": str(tmp_path / "again"),
+                                   "systems": "student,lead3"}))
+    for name in ("student", "lead3"):  # seeded / greedy: the same numbers again (timings aside)
+        same = {k: v for k, v in again["systems"][name].items() if "seconds" not in k}
+        assert same == {k: v for k, v in systems[name].items() if "seconds" not in k}
+
+
+def test_unknown_system_is_named(tiny_student, tmp_path):
+    _, dataset = tiny_student
+    with pytest.raises(ValueError, match="unknown system.*gpt5"):
+        evaluate(EvalConfig(dataset=str(dataset), split="train", systems="student,gpt5",
+                            output_dir=str(tmp_path / "e")))

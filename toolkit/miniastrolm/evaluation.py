@@ -1,0 +1,307 @@
+"""Evaluate: the student against the teacher, the untuned base model and a lead-3 baseline, on held-out papers.
+
+Per system: relevance (ROUGE-1/2/L against the teacher's explanation; MiniLM similarity to the abstract),
+readability (Flesch-Kincaid grade, Dale-Chall, Coleman-Liau), factuality (the filter's number / name /
+instrument checks as rates; the on-task rate), length and truncation, and cost (tokens and wall time per
+explanation, and the student's time relative to the teacher's). Writes report.md, metrics.json and PNG plots.
+Decoding is greedy by default and seeded otherwise, so a re-run on the same inputs gives the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .store import DEFAULT_DB, Store
+from .text import plain_text
+from .validate.faithfulness import check_faithfulness, number_problems
+from .validate.format import check_format
+from .validate.on_task import check_on_task
+from .validate.readability import textstat_offline
+from .validate.similarity import similarities
+
+SYSTEMS = ("student", "teacher", "base", "lead3")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
+
+
+@dataclass
+class EvalConfig:
+    dataset: str = field(default="dataset", metadata={"help": "exported dataset (folder or Hub id) with the papers"})
+    split: str = field(default="test", metadata={"help": "split of held-out papers to evaluate on"})
+    limit: int | None = field(default=None, metadata={"help": "first N papers of the split"})
+    db: str = field(default=DEFAULT_DB, metadata={"help": "store with the teacher's calls (for its cost)"})
+    systems: str = field(default="student,teacher,base,lead3", metadata={
+        "help": "comma-separated: student, teacher (its stored explanations), base (the untuned model), lead3"})
+    student: str = field(default="runs/student", metadata={"help": "student model folder or Hub id"})
+    base: str = field(default="smollm2", metadata={
+        "help": "the untuned base: a folder, a Hub id, or 'smollm2' (the embedded SmolLM2-135M-Instruct)"})
+    max_new_tokens: int = field(default=200, metadata={"help": "per explanation, student and base"})
+    do_sample: bool = field(default=False, metadata={"help": "greedy by default; sampling uses `seed`"})
+    seed: int = field(default=0)
+    output_dir: str = field(default="runs/eval", metadata={"help": "report.md, metrics.json and plots go here"})
+
+
+@dataclass
+class Output:
+    text: str
+    tokens: int | None = None
+    seconds: float | None = None
+    hit_limit: bool = False
+
+
+def lead3(abstract: str) -> str:
+    """The first three sentences of the abstract: the classic extractive baseline."""
+    return " ".join(_SENTENCE.split(plain_text(abstract))[:3])
+
+
+def rouge(reference: str, candidates: list[str]) -> list[dict[str, float]]:
+    """ROUGE-1/2/L F1 with Porter stemming (Google's rouge-score, which `evaluate`'s "rouge" wraps;
+    `evaluate.load` fetches its metric script from the Hub, so the scorer is used directly)."""
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    return [{name: score.fmeasure for name, score in scorer.score(reference, candidate).items()}
+            for candidate in candidates]
+
+
+def readability(text: str) -> dict[str, float]:
+    textstat = textstat_offline()
+    return {"fkgl": textstat.flesch_kincaid_grade(text), "dale_chall": textstat.dale_chall_readability_score(text),
+            "coleman_liau": textstat.coleman_liau_index(text)}
+
+
+def factuality(abstract: str, text: str) -> dict[str, float]:
+    numbers, problems = number_problems(plain_text(abstract), plain_text(text))
+    names = [r for r in check_faithfulness(abstract, text).reasons if r.startswith(("invented_object",
+                                                                                    "invented_instrument"))]
+    return {"numbers": numbers, "numbers_invented": len(problems), "any_invented_number": float(bool(problems)),
+            "any_invented_name": float(bool(names)), "on_task": float(check_on_task(abstract, text).passed)}
+
+
+def generate(model: str, abstracts: list[str], config: EvalConfig) -> list[Output]:
+    """Greedy (or seeded) generation with plain `pipeline(...)`, one abstract at a time so cost is per item."""
+    import torch
+    from transformers import pipeline, set_seed
+
+    if model == "smollm2":
+        from .teacher.local import resolve_model
+
+        model, _ = resolve_model("smollm2")
+    explain = pipeline("text-generation", model=model, dtype=torch.float32)
+    tokenizer = explain.tokenizer
+    outputs = []
+    for abstract in abstracts:
+        set_seed(config.seed)
+        start = time.perf_counter()
+        reply = explain([{"role": "user", "content": abstract}], max_new_tokens=config.max_new_tokens,
+                        do_sample=config.do_sample, return_full_text=False)
+        seconds = time.perf_counter() - start
+        text = reply[0]["generated_text"]
+        text = text if isinstance(text, str) else text[-1]["content"]
+        tokens = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+        outputs.append(Output(text.strip(), tokens, seconds, hit_limit=tokens >= config.max_new_tokens - 1))
+    return outputs
+
+
+def teacher_outputs(rows: list[dict], db: str) -> list[Output]:
+    """The teacher's stored explanations, with the tokens and latency recorded when it wrote them."""
+    costs = {}
+    if Path(db).is_file():
+        with Store(db) as store:
+            costs = {row[0]: row[1:] for row in store.db.execute(
+                "SELECT id, completion_tokens, latency_ms, finish_reason FROM generations WHERE status = 'ok'")}
+    outputs = []
+    for row in rows:
+        tokens, latency, finish = costs.get(row.get("generation_id"), (None, None, None))
+        outputs.append(Output(row["reference"], tokens, latency / 1000 if latency else None,
+                              hit_limit=finish in ("length", "length_trimmed")))
+    return outputs
+
+
+def score_system(rows: list[dict], outputs: list[Output], is_reference: bool) -> tuple[dict, dict]:
+    """(mean metrics, per-item distributions for the plots)."""
+    abstracts = [row["abstract"] for row in rows]
+    texts = [output.text for output in outputs]
+    per_item = {"words": [len(text.split()) for text in texts], "similarity": similarities(abstracts, texts)}
+    scores = [readability(text) for text in texts]
+    for key in ("fkgl", "dale_chall", "coleman_liau"):
+        per_item[key] = [score[key] for score in scores]
+    if not is_reference:
+        scores = [rouge(row["reference"], [text])[0] for row, text in zip(rows, texts, strict=True)]
+        for name in ("rouge1", "rouge2", "rougeL"):
+            per_item[name] = [score[name] for score in scores]
+    facts = [factuality(abstract, text) for abstract, text in zip(abstracts, texts, strict=True)]
+    numbers = sum(fact["numbers"] for fact in facts)
+    metrics = {name: statistics.fmean(values) for name, values in per_item.items()}
+    metrics.update({
+        "invented_number_rate": statistics.fmean(fact["any_invented_number"] for fact in facts),
+        "numbers_traceable": (1 - sum(fact["numbers_invented"] for fact in facts) / numbers) if numbers else None,
+        "invented_name_rate": statistics.fmean(fact["any_invented_name"] for fact in facts),
+        "on_task_rate": statistics.fmean(fact["on_task"] for fact in facts),
+        "truncated_rate": statistics.fmean(
+            float(output.hit_limit or any(r.startswith("unfinished") for r in check_format(
+                abstract, output.text, min_words=0, max_words=10**6, min_english_share=0).reasons))
+            for abstract, output in zip(abstracts, outputs, strict=True)),
+        "tokens_per_explanation": _mean_known(output.tokens for output in outputs),
+        "seconds_per_explanation": _mean_known(output.seconds for output in outputs),
+    })
+    return metrics, per_item
+
+
+def _mean_known(values) -> float | None:
+    known = [value for value in values if value is not None]
+    return statistics.fmean(known) if known else None
+
+
+def load_rows(config: EvalConfig) -> list[dict]:
+    from datasets import load_dataset
+
+    split = load_dataset(config.dataset, split=config.split)
+    rows = [{"arxiv_id": record.get("arxiv_id"), "abstract": record["prompt"][-1]["content"],
+             "reference": record["completion"][0]["content"], "generation_id": record.get("generation_id")}
+            for record in split]
+    rows = rows[:config.limit] if config.limit else rows
+    if not rows:
+        raise ValueError(f"{config.dataset}: split {config.split!r} is empty; nothing to evaluate")
+    return rows
+
+
+def evaluate(config: EvalConfig) -> dict:
+    rows = load_rows(config)
+    systems = [name.strip() for name in config.systems.split(",") if name.strip()]
+    unknown = sorted(set(systems) - set(SYSTEMS))
+    if unknown:
+        raise ValueError(f"unknown system(s) {', '.join(unknown)}; choose from {', '.join(SYSTEMS)}")
+    abstracts = [row["abstract"] for row in rows]
+    outputs = {}
+    for name in systems:
+        if name == "teacher":
+            outputs[name] = teacher_outputs(rows, config.db)
+        elif name == "lead3":
+            start = time.perf_counter()
+            texts = [lead3(abstract) for abstract in abstracts]
+            seconds = (time.perf_counter() - start) / len(texts)
+            outputs[name] = [Output(text, None, seconds) for text in texts]
+        else:
+            outputs[name] = generate(config.student if name == "student" else config.base, abstracts, config)
+    metrics, distributions = {}, {}
+    for name, produced in outputs.items():
+        metrics[name], distributions[name] = score_system(rows, produced, is_reference=name == "teacher")
+    if "student" in metrics and "teacher" in metrics:
+        student, teacher = metrics["student"], metrics["teacher"]
+        for key in ("seconds_per_explanation", "tokens_per_explanation"):
+            if student[key] and teacher[key]:
+                student[key.replace("_per_explanation", "_vs_teacher")] = student[key] / teacher[key]
+    result = {"n": len(rows), "split": config.split, "dataset": config.dataset, "config": asdict(config),
+              "systems": metrics,
+              "samples": {name: [output.text for output in produced[:2]] for name, produced in outputs.items()}}
+    folder = Path(config.output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "metrics.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    plots(distributions, metrics, folder)
+    (folder / "report.md").write_text(report(result, rows), encoding="utf-8")
+    return result
+
+
+# metric -> (label, which way is better: "high", "low", or a (low, high) target range)
+METRICS = {
+    "rouge1": ("ROUGE-1 vs teacher", "high"), "rouge2": ("ROUGE-2 vs teacher", "high"),
+    "rougeL": ("ROUGE-L vs teacher", "high"), "similarity": ("MiniLM similarity to the abstract", "high"),
+    "fkgl": ("Flesch-Kincaid grade", (6.0, 10.0)), "dale_chall": ("Dale-Chall score", "low"),
+    "coleman_liau": ("Coleman-Liau index", (6.0, 10.0)), "words": ("words", (120.0, 200.0)),
+    "invented_number_rate": ("explanations with an invented number", "low"),
+    "numbers_traceable": ("numbers traceable to the abstract", "high"),
+    "invented_name_rate": ("explanations with an invented object / instrument", "low"),
+    "on_task_rate": ("on task", "high"), "truncated_rate": ("runaway or truncated", "low"),
+    "tokens_per_explanation": ("tokens per explanation", None),
+    "seconds_per_explanation": ("seconds per explanation", "low"),
+}
+TABLES = {"Relevance": ("rouge1", "rouge2", "rougeL", "similarity"),
+          "Readability": ("fkgl", "dale_chall", "coleman_liau", "words"),
+          "Factuality": ("invented_number_rate", "numbers_traceable", "invented_name_rate", "on_task_rate",
+                         "truncated_rate"),
+          "Cost": ("tokens_per_explanation", "seconds_per_explanation")}
+
+
+def _cell(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def verdict(metric: str, values: dict[str, float | None]) -> str:
+    """One plain-English sentence: which system does best on the metric, and where the student stands."""
+    label, better = METRICS[metric]
+    known = {name: value for name, value in values.items() if value is not None}
+    if better is None or len(known) < 2:
+        return ""
+    if isinstance(better, tuple):
+        low, high = better
+        def distance(value):
+            return max(low - value, 0, value - high)
+        best = min(known, key=lambda name: distance(known[name]))
+        inside = [name for name, value in known.items() if not distance(value)]
+        text = f"{label}: target {low:g}-{high:g}; " + (f"inside: {', '.join(inside)}." if inside else
+                                                          f"closest: {best} ({_cell(known[best])}).")
+    else:
+        best = (max if better == "high" else min)(known, key=known.get)
+        text = f"{label}: best is {best} ({_cell(known[best])}, {'higher' if better == 'high' else 'lower'} is better)."
+    if "student" in known and best != "student":
+        text += f" The student has {_cell(known['student'])}."
+    return text
+
+
+def report(result: dict, rows: list[dict]) -> str:
+    systems = result["systems"]
+    names = list(systems)
+    lines = [f"# Evaluation on {result['n']} papers ({result['dataset']}, split `{result['split']}`)", "",
+             "Systems: " + ", ".join(names) + ". The teacher's explanations are the ROUGE reference; lead3 is the "
+             "first three sentences of the abstract. Greedy decoding unless `do_sample` is set (then seeded).", ""]
+    for title, metrics in TABLES.items():
+        lines += [f"## {title}", "", "| metric | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+        for metric in metrics:
+            lines.append(f"| {METRICS[metric][0]} | " + " | ".join(_cell(systems[n].get(metric)) for n in names) + " |")
+        lines.append("")
+        lines += [f"- {text}" for metric in metrics if (text := verdict(metric, {n: systems[n].get(metric)
+                                                                                  for n in names}))]
+        lines.append("")
+    student = systems.get("student", {})
+    if student.get("seconds_vs_teacher"):
+        lines += [f"**Distillation payoff:** the student takes {student['seconds_vs_teacher']:.2f}x the teacher's "
+                  f"wall time per explanation ({_cell(student['seconds_per_explanation'])} s vs "
+                  f"{_cell(systems['teacher']['seconds_per_explanation'])} s).", ""]
+    lines += ["## Plots", "", "![metrics](metrics.png)", "![readability](readability.png)", "![length](length.png)",
+              "", "## First paper", "", f"**Abstract:** {rows[0]['abstract'][:600]}", ""]
+    lines += [f"**{name}:** {texts[0]}\n" for name, texts in result["samples"].items() if texts]
+    return "\n".join(lines)
+
+
+def plots(distributions: dict, metrics: dict, folder: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(metrics)
+    shown = ["rougeL", "similarity", "fkgl", "invented_number_rate", "on_task_rate", "truncated_rate"]
+    figure, axes = plt.subplots(2, 3, figsize=(12, 6))
+    for axis, metric in zip(axes.flat, shown, strict=True):
+        values = [metrics[name].get(metric) or 0.0 for name in names]
+        axis.bar(names, values, color=["C0", "C1", "C2", "C3"][:len(names)])
+        axis.set_title(METRICS[metric][0], fontsize=9)
+        axis.tick_params(labelsize=8)
+    figure.tight_layout()
+    figure.savefig(folder / "metrics.png", dpi=100)
+    plt.close(figure)
+    for filename, key, xlabel in (("readability.png", "fkgl", "Flesch-Kincaid grade"),
+                                  ("length.png", "words", "words per explanation")):
+        figure, axis = plt.subplots(figsize=(7, 4))
+        axis.hist([distributions[name][key] for name in names], label=names, bins=10)
+        axis.set_xlabel(xlabel)
+        axis.set_ylabel("explanations")
+        axis.legend()
+        figure.tight_layout()
+        figure.savefig(folder / filename, dpi=100)
+        plt.close(figure)
