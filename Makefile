@@ -20,9 +20,7 @@ quality:
 
 bench:  ## every benchmark, one after the other
 	@for bench in benchmarks/bench_*.py; do echo "== $$bench"; $(PYTHON) $$bench || exit 1; done
+	$(PYTHON) benchmarks/summarize.py
 
-quickstart:  ## the pipeline on the embedded illustrative samples, offline (grows as stages land)
-	miniastrolm ingest --config recipes/ingest/kaggle.yaml --path samples/illustrative_abstracts.jsonl \
-		--db runs/quickstart/miniastrolm.db
-	miniastrolm label --config recipes/label/local-smollm2.yaml --db runs/quickstart/miniastrolm.db
-	miniastrolm db stats --db runs/quickstart/miniastrolm.db
+quickstart:  ## the whole pipeline offline on the illustrative samples (ARGS="--input FILE --limit N --fresh true")
+	miniastrolm run --config recipes/quickstart.yaml $(ARGS)

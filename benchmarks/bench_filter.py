@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import orjson
+from results import record
 
 from miniastrolm.filter import FilterConfig, run_filter
 from miniastrolm.store import Paper, Store
@@ -129,6 +130,9 @@ def main() -> None:
           f"{report.passed} passed)")
     print(f"\ntarget: whole filter >= 50 explanations/s -> {n / total:.1f}/s: "
           f"{'MET' if n / total >= 50 else 'NOT met'}")
+    record("filter", "python benchmarks/bench_filter.py", f"{n:,} explanations: " + ", ".join(
+        f"{name} {n / spent:,.1f}/s" for name, spent in seconds.items()) + f"; run_filter total {n / total:.1f}/s "
+        "(ratio = total / the 50/s target)", n / total / 50, 1.0)
 
 
 if __name__ == "__main__":

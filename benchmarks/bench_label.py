@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import orjson
+from results import record
 
 from miniastrolm.prompts import Prompt
 from miniastrolm.store import Paper
@@ -103,6 +104,8 @@ def main() -> dict:
         print(f"{name:<62} {rate:7.1f} tok/s  ({tokens} tokens, {seconds:.0f} s)  ratio {rate / baseline:.2f}")
     shipped = list(results.values())[1] / baseline
     print(f"target: local backend >= 1.5x baseline: {'met' if shipped >= 1.5 else 'NOT met'} ({shipped:.2f}x)")
+    record("label", "python benchmarks/bench_label.py", "; ".join(f"{name} {rate:.1f} tok/s" for name, rate in
+                                                               results.items()), shipped, 1.5)
     return {"bench": "label", "tok_s": results, "ratio_local": shipped, "target": 1.5}
 
 

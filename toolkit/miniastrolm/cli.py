@@ -6,6 +6,8 @@ every key with its default (the same keys a recipe may set).
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -27,6 +29,17 @@ console = Console(stderr=True)
 STAGE_VERB = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
 
 
+@contextmanager
+def _stage_errors(exit_code: int = 2, *, errors: tuple[type[Exception], ...] = (FileNotFoundError, ValueError,
+                                                                               RuntimeError)):
+    """A stage's expected failures (bad input, missing files, unreachable services) end in one clear line."""
+    try:
+        yield
+    except errors as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(exit_code) from error
+
+
 def _config(config_class, ctx: typer.Context, description: str):
     from .config import ConfigError, parse_config
 
@@ -46,11 +59,8 @@ def ingest(ctx: typer.Context) -> None:
 
     config = _config(IngestConfig, ctx, ingest.__doc__ + " Bad records are skipped with a reason; "
                      "the command fails only when no record could be read.")
-    try:
+    with _stage_errors(errors=(FileNotFoundError, ValueError)):
         report = run_ingest(config, progress=True)
-    except (FileNotFoundError, ValueError) as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from error
 
     table = Table(title=f"ingest run {report.run_id} into {config.db}", show_header=False)
     for label, value in [("records read", report.read), ("outside categories", report.out_of_scope),
@@ -99,11 +109,8 @@ def export(ctx: typer.Context) -> None:
 
     config = _config(ExportConfig, ctx, export.__doc__ + " Splits are by paper (hash of the arXiv id); the "
                      "folder loads with datasets.load_dataset(<folder>) and --push_to_hub uploads it unchanged.")
-    try:
+    with _stage_errors(1, errors=(ValueError, RuntimeError)):
         report = run_export(config)
-    except (ValueError, RuntimeError) as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(1) from error
     splits = ", ".join(f"{split} {rows}" for split, rows in report.split_rows.items())
     console.print(f"filter {report.filter}: {splits} papers -> {report.output_dir} and {report.jsonl}\n"
                   f"load it with: datasets.load_dataset({str(report.output_dir)!r})")
@@ -116,11 +123,8 @@ def train(ctx: typer.Context) -> None:
     """Fine-tune the student on the exported dataset (TRL SFTTrainer); same as `python -m miniastrolm.train`."""
     from .train import main
 
-    try:
+    with _stage_errors():
         main(list(ctx.args))
-    except (FileNotFoundError, ValueError, RuntimeError) as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from error
 
 
 @app.command(name="eval", context_settings=STAGE_VERB)
@@ -131,11 +135,8 @@ def evaluate(ctx: typer.Context) -> None:
 
     config = _config(EvalConfig, ctx, evaluate.__doc__ + " Writes report.md, metrics.json and PNG plots; pass "
                      "metrics.json to training (--eval_metrics) to put the table in the model card.")
-    try:
+    with _stage_errors(errors=(FileNotFoundError, ValueError, OSError)):
         result = run_eval(config)
-    except (FileNotFoundError, ValueError, OSError) as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from error
     table = Table(title=f"evaluation on {result['n']} papers -> {config.output_dir}/report.md")
     names = list(result["systems"])
     table.add_column("metric")
@@ -146,6 +147,12 @@ def evaluate(ctx: typer.Context) -> None:
         table.add_row(metric, *(f"{v:.3f}" if (v := result["systems"][n].get(metric)) is not None else "n/a"
                                 for n in names))
     console.print(table)
+    from pathlib import Path
+
+    from .train import refresh_card_evaluation
+
+    if refresh_card_evaluation(Path(config.student), Path(config.output_dir) / "metrics.json"):
+        console.print(f"evaluation table written into the model card {config.student}/README.md")
 
 
 @app.command(context_settings=STAGE_VERB)
@@ -156,11 +163,8 @@ def run(ctx: typer.Context) -> None:
 
     config = _config(QuickstartConfig, ctx, run.__doc__ + " Re-running reuses stored labels and a student "
                      "trained on the same dataset; --fresh true starts over.")
-    try:
+    with _stage_errors(1):
         summary(run_quickstart(config))
-    except (FileNotFoundError, ValueError, RuntimeError) as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(1) from error
 
 
 @db_app.command()
@@ -208,11 +212,8 @@ def label(ctx: typer.Context) -> None:
 
     config = _config(LabelConfig, ctx, label.__doc__ + " Re-running the same recipe continues its batch: "
                      "successes are never regenerated, failures are retried up to max_attempts.")
-    try:
+    with _stage_errors():
         report = run_label(config)
-    except (FileNotFoundError, ValueError, RuntimeError) as error:
-        console.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from error
     console.print(f"batch {report.batch_id}: {report.ok} ok, {report.failed} failed, {report.skipped} skipped "
                   f"before a call, {report.already_done} already done; {report.completion_tokens:,} tokens "
                   f"generated. See `miniastrolm db stats --db {config.db}`.")

@@ -267,6 +267,8 @@ def report(result: dict, rows: list[dict]) -> str:
         lines += [f"- {text}" for metric in metrics if (text := verdict(metric, {n: systems[n].get(metric)
                                                                                   for n in names}))]
         lines.append("")
+    lines += ["Teacher seconds are the call latencies recorded when it labelled (a call of the batched local "
+              "teacher waits for its whole batch, so they overstate its per-explanation cost there).", ""]
     student = systems.get("student", {})
     if student.get("seconds_vs_teacher"):
         lines += [f"**Distillation payoff:** the student takes {student['seconds_vs_teacher']:.2f}x the teacher's "

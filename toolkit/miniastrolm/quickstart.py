@@ -1,4 +1,5 @@
-"""The whole pipeline on embedded defaults, offline: ingest -> label -> filter -> export -> train -> explain.
+"""The whole pipeline on embedded defaults, offline: ingest -> label -> filter -> export -> train -> evaluate
+-> explain.
 
 Each step runs from its own stage recipe (the same ones the stage verbs take), with paths placed under
 `workdir`. Re-running reuses what is done (stored labels, a student trained on the same dataset) and says
@@ -8,6 +9,7 @@ so; `--fresh true` starts over.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +19,14 @@ from rich.console import Console
 from rich.table import Table
 
 from .config import parse_config
+from .evaluation import EvalConfig, evaluate
 from .export import ExportConfig, export, split_of
 from .filter import FilterConfig, run_filter, validate
+from .hub import push_folder
 from .ingest import IngestConfig, ingest
 from .label import LabelConfig, label
 from .store import Store
+from .train import refresh_card_evaluation
 from .validate import Verdict
 from .validate.similarity import similarities, similarity_verdict
 
@@ -40,6 +45,9 @@ class QuickstartConfig:
     filter_recipe: str = field(default="recipes/filter/default.yaml")
     export_recipe: str = field(default="recipes/export/quickstart.yaml")
     student_recipe: str = field(default="recipes/student/smollm2-quickstart.yaml")
+    eval_recipe: str = field(default="recipes/eval/quickstart.yaml")
+    dataset_repo: str | None = field(default=None, metadata={"help": "push the dataset to this Hub repo id"})
+    model_repo: str | None = field(default=None, metadata={"help": "push the student to this Hub repo id"})
 
 
 def stage(config_class, recipe: str, overrides: dict):
@@ -50,16 +58,19 @@ def stage(config_class, recipe: str, overrides: dict):
     return parse_config(config_class, args, prog=config_class.__name__)
 
 
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def files_digest(*paths: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()
 
 
 def train_student(config: QuickstartConfig, dataset: Path, jsonl: Path, folder: Path) -> tuple[Path, bool]:
-    """Train unless the folder already holds a student trained on exactly this dataset."""
+    """Train unless the folder already holds a student trained on exactly this dataset with this recipe."""
     from .train import parse, train
 
     stamp = folder / "dataset.sha256"
-    digest = file_digest(jsonl)
+    digest = files_digest(jsonl, Path(config.student_recipe))
     if (folder / "model.safetensors").is_file() and stamp.is_file() and stamp.read_text() == digest:
         return folder, True
     shutil.rmtree(folder, ignore_errors=True)
@@ -108,42 +119,62 @@ def run(config: QuickstartConfig) -> dict:
         console.print(f"--fresh: removed {work}")
     db = str(work / "miniastrolm.db")
 
-    console.rule("1/6 ingest")
+    console.rule("1/7 ingest")
     ingested = ingest(stage(IngestConfig, config.ingest_recipe, {"path": config.input, "db": db}), progress=True)
     console.print(f"{ingested.kept} papers read from {config.input}: {ingested.inserted} new, "
                   f"{ingested.unchanged} already stored")
 
-    console.rule("2/6 label (embedded SmolLM2-135M teacher, in process)")
+    console.rule("2/7 label (embedded SmolLM2-135M teacher, in process)")
     label_config = stage(LabelConfig, config.label_recipe, {"db": db, "limit": config.limit})
     labelled = label(label_config)
     console.print(f"{labelled.ok} new explanations, {labelled.failed} failed, {labelled.already_done} reused from "
                   f"an earlier run")
 
-    console.rule("3/6 filter")
+    console.rule("3/7 filter")
     filter_config = stage(FilterConfig, config.filter_recipe, {"db": db, "report": work / "filter_report.md"})
     filtered = run_filter(filter_config)
     console.print(f"{filtered.passed} of {filtered.generations} explanations pass every validator; "
                   f"rejections: {dict(filtered.reasons.most_common(6))}")
 
-    console.rule("4/6 export")
+    console.rule("4/7 export")
     export_config = stage(ExportConfig, config.export_recipe, {"db": db, "output_dir": work / "dataset",
-                                                               "jsonl": work / "curated.jsonl"})
+                                                               "jsonl": work / "curated.jsonl",
+                                                               "push_to_hub": config.dataset_repo})
     exported = export(export_config)
     console.print(f"dataset {exported.output_dir}: {exported.split_rows}")
     if "train" not in exported.split_rows:
         raise ValueError("no passing explanation landed in the train split; label more papers (--limit) or use "
                          "real data (--input ../shared/data/astro-ph-dev.jsonl)")
 
-    console.rule("5/6 train the student")
+    console.rule("5/7 train the student")
     student, reused = train_student(config, exported.output_dir, exported.jsonl, work / "student")
     console.print(f"student {student}" + (" reused: already trained on this dataset" if reused else " trained"))
 
-    console.rule("6/6 explain a held-back abstract with the student, via plain pipeline(...)")
+    console.rule("6/7 evaluate on the held-out test split")
+    eval_config = stage(EvalConfig, config.eval_recipe, {"dataset": exported.output_dir, "db": db,
+                                                         "student": student, "output_dir": work / "eval"})
+    if "test" in exported.split_rows:
+        evaluated = evaluate(eval_config)
+        for name, metrics in evaluated["systems"].items():
+            console.print(f"{name:>8}: " + ", ".join(f"{key} {_fmt(metrics.get(key))}" for key in (
+                "rougeL", "similarity", "fkgl", "invented_number_rate", "on_task_rate", "seconds_per_explanation")))
+        console.print(f"report: {work / 'eval' / 'report.md'}")
+        if refresh_card_evaluation(student, work / "eval" / "metrics.json"):
+            console.print(f"the evaluation table is in the model card {student / 'README.md'}")
+    else:
+        console.print("no passing explanation landed in the test split: nothing to evaluate on")
+
+    if config.model_repo:  # after the evaluation, so the published card carries its table
+        url = push_folder(student, config.model_repo, repo_type="model", private=False, revision=None,
+                          token=os.environ.get("HF_TOKEN"), overwrite=False, ignore_patterns=["checkpoint-*"])
+        console.print(f"student pushed: {url}")
+
+    console.rule("7/7 explain a held-back abstract with the student, via plain pipeline(...)")
     trained_on = {record["arxiv_id"] for record in map(orjson.loads, exported.jsonl.read_bytes().splitlines())
                   if record["split"] == "train"}
     held = held_back_paper(db, export_config, trained_on)
     result = {"store": db, "dataset": str(exported.output_dir), "student": str(student),
-              "filter_report": str(work / "filter_report.md")}
+              "filter_report": str(work / "filter_report.md"), "eval_report": str(work / "eval" / "report.md")}
     if held is None:
         console.print("every labelled paper was used for training; nothing held back to compare on")
         return result
@@ -161,6 +192,10 @@ def run(config: QuickstartConfig) -> dict:
     return result
 
 
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
 def summary(result: dict) -> None:
     console.rule("done")
     console.print(f"""[bold]Artefacts[/bold]
@@ -168,9 +203,10 @@ def summary(result: dict) -> None:
   filter report  {result['filter_report']}
   dataset        {result['dataset']}   (datasets.load_dataset("{result['dataset']}"))
   student        {result['student']}   (transformers.pipeline("text-generation", model="{result['student']}"))
+  eval report    {result['eval_report']}
 
-Offline, the student starts from SmolLM2-135M-Instruct (the only pretrained small causal LM that installs
-offline) and learns to explain from the bare abstract, without the teacher's long instructions. The teacher
+Offline, the student starts from SmolLM2-135M-Instruct (the only pretrained small causal LM that installs \
+offline) and learns to explain from the bare abstract, without the teacher's long instructions. The teacher \
 is the same small model, so expect mistakes: the verdicts above show which checks caught them.
 
 [bold]Next[/bold]

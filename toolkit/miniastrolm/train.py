@@ -164,18 +164,23 @@ def teacher_provenance(split) -> tuple[str, str]:
     return joined("teacher_model"), joined("prompt_version")
 
 
+CARD_METRICS = ("rougeL", "similarity", "fkgl", "invented_number_rate", "on_task_rate", "truncated_rate",
+                "seconds_per_explanation")
+
+
 def evaluation_table(path: str | None) -> str:
+    """The headline metrics of `miniastrolm eval` (metrics.json) as a markdown table, one row per system."""
     if not path or not Path(path).is_file():
-        return "Not evaluated yet: run `miniastrolm eval` and pass `--eval_metrics <run>/metrics.json`."
+        return ("Not evaluated yet: `miniastrolm eval --student <this folder>` writes the table here "
+                "(or pass `--eval_metrics <run>/metrics.json` when training).")
     import json
 
     metrics = json.loads(Path(path).read_text(encoding="utf-8"))
-    systems = metrics.get("systems", {})
-    names = sorted({name for values in systems.values() for name in values})
-    lines = ["| system | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
-    for system, values in systems.items():
-        cells = [f"{values[name]:.3f}" if isinstance(values.get(name), float) else str(values.get(name, ""))
-                 for name in names]
+    lines = [f"On {metrics['n']} held-out papers ({metrics['dataset']}, split `{metrics['split']}`); the teacher's "
+             "explanations are the ROUGE reference; lead3 = the abstract's first three sentences.", "",
+             "| system | " + " | ".join(CARD_METRICS) + " |", "|---" * (len(CARD_METRICS) + 1) + "|"]
+    for system, values in metrics["systems"].items():
+        cells = ["n/a" if values.get(name) is None else f"{values[name]:.3f}" for name in CARD_METRICS]
         lines.append(f"| {system} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -206,6 +211,18 @@ def write_model_card(folder: Path, *, script, sft, description, data, fit_counts
         generation={"max_new_tokens": script.max_new_tokens, "repetition_penalty": script.repetition_penalty,
                     "no_repeat_ngram_size": script.no_repeat_ngram_size})
     card.save(folder / "README.md")
+
+
+def refresh_card_evaluation(folder: Path, metrics_json: str | Path) -> bool:
+    """Put the evaluation table from `miniastrolm eval`'s metrics.json into an existing model card."""
+    card = Path(folder) / "README.md"
+    if not card.is_file() or not Path(metrics_json).is_file():
+        return False
+    text = card.read_text(encoding="utf-8")
+    start = text.index("## Evaluation\n") + len("## Evaluation\n")
+    end = text.index("\n## ", start)
+    card.write_text(text[:start] + "\n" + evaluation_table(str(metrics_json)) + "\n" + text[end:], encoding="utf-8")
+    return True
 
 
 def save_generation_defaults(model, tokenizer, script: StudentArguments) -> None:
