@@ -167,6 +167,105 @@ def run(ctx: typer.Context) -> None:
         summary(run_quickstart(config))
 
 
+@app.command()
+def explain(
+    abstract: str = typer.Argument(None, help="the abstract to explain (or use --arxiv-id / --input)"),
+    arxiv_id: str = typer.Option(None, "--arxiv-id", help="explain this paper (local store first, else arXiv)"),
+    input: str = typer.Option(None, "--input", help="JSONL of abstracts: fields 'abstract' or 'arxiv_id'"),  # noqa: A002
+    output: str = typer.Option(None, "--output", help="write one JSON result per input line here"),
+    model: str = typer.Option("runs/quickstart/student", help="student: a model folder or Hub id"),
+    best_of: int = typer.Option(1, "--best-of", min=1, max=16, help="sample N candidates, return the best that "
+                                "passes the validators (1 = greedy)"),
+    stream: bool = typer.Option(False, "--stream", help="print the explanation as it is generated (one abstract)"),
+    max_new_tokens: int = typer.Option(None, help="default: the model's generation_config"),
+    db: str = typer.Option(DEFAULT_DB, help="store to look arXiv ids up in first"),
+    arxiv_api_url: str = typer.Option("https://export.arxiv.org/api/query", hidden=True),
+    as_json: bool = typer.Option(False, "--json", help="print the result (explanation, verdicts, metadata) as JSON"),
+) -> None:
+    """Explain an abstract with the student; every explanation is checked by the filter's validators."""
+    import json
+
+    from .explain import ExplainPipeline, InputError
+
+    if sum(x is not None for x in (abstract, arxiv_id, input)) != 1:
+        console.print("[red]error:[/red] give exactly one of: an abstract, --arxiv-id, --input")
+        raise typer.Exit(2)
+    if (input is None) != (output is None):
+        console.print("[red]error:[/red] --input and --output go together")
+        raise typer.Exit(2)
+    with _stage_errors(errors=(InputError, OSError, ValueError, RuntimeError)):
+        explainer = ExplainPipeline(model, best_of=best_of, max_new_tokens=max_new_tokens, db=db,
+                                    api_url=arxiv_api_url)
+        if input:
+            done, failed = explain_file(explainer, input, output)
+            console.print(f"{done} explained, {failed} failed (with their reason) -> {output}")
+            return
+        if stream and abstract:
+            out = Console()
+            for piece in explainer.stream(abstract):
+                out.print(piece, end="")
+            out.print()
+            return
+        result = explainer.explain_arxiv_id(arxiv_id) if arxiv_id else explainer.explain(abstract)
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=1))
+        return
+    Console().print(result.explanation)
+    console.print(("all checks passed" if result.passed else "[yellow]failed checks:[/yellow] " +
+                   "; ".join(result.problems)) + f" ({result.candidates} candidate(s), {result.latency_seconds:.1f} s)")
+
+
+@app.command()
+def serve(
+    model: str = typer.Option("runs/quickstart/student", help="student: a model folder or Hub id"),
+    host: str = typer.Option("127.0.0.1", help="interface to listen on (0.0.0.0 to expose it)"),
+    port: int = typer.Option(8000),
+    best_of: int = typer.Option(1, "--best-of", min=1, max=8, help="default candidates per request"),
+    timeout_seconds: float = typer.Option(120.0, help="per request; longer generations get HTTP 504"),
+    max_request_bytes: int = typer.Option(64_000, help="larger request bodies get HTTP 413"),
+    db: str = typer.Option(DEFAULT_DB, help="store to look arXiv ids up in first"),
+) -> None:
+    """Serve the student: JSON API (POST /explain, POST /explain/stream, GET /health) and a web page at /."""
+    import uvicorn
+
+    from .explain import ExplainPipeline
+    from .serve import create_app
+
+    with _stage_errors(errors=(OSError, ValueError)):
+        explainer = ExplainPipeline(model, best_of=best_of, db=db)
+    console.print(f"serving {model} on http://{host}:{port}/ (API: POST /explain, GET /health)")
+    uvicorn.run(create_app(explainer, max_request_bytes=max_request_bytes, timeout_seconds=timeout_seconds),
+                host=host, port=port, log_level="info")
+
+
+def explain_file(explainer, path: str, output: str) -> tuple[int, int]:
+    """Explain every line of a JSONL file; a bad line becomes an error record, never the end of the run."""
+    from pathlib import Path
+
+    import orjson
+    from tqdm.auto import tqdm
+
+    from .explain import InputError
+
+    lines = Path(path).read_bytes().splitlines()
+    done = failed = 0
+    with open(output, "wb") as out:
+        for number, line in enumerate(tqdm(lines, desc="explain", unit=" abstract"), 1):
+            where = f"{path}:{number}"
+            try:
+                record = orjson.loads(line)
+                if not isinstance(record, dict):
+                    raise InputError("a line must be a JSON object")
+                result = (explainer.explain_arxiv_id(record["arxiv_id"]) if record.get("arxiv_id")
+                          else explainer.explain(record.get("abstract")))
+                out.write(orjson.dumps({"line": number, **result.to_dict()}) + b"\n")
+                done += 1
+            except (orjson.JSONDecodeError, InputError, RuntimeError) as error:
+                out.write(orjson.dumps({"line": number, "error": f"{where}: {error}"}) + b"\n")
+                failed += 1
+    return done, failed
+
+
 @db_app.command()
 def stats(db: str = typer.Option(DEFAULT_DB, help="SQLite store")) -> None:
     """Counts of papers, skipped records, generations, and the teacher's token and cost ledger."""

@@ -27,7 +27,7 @@ class OutOfScope:
 OUT_OF_SCOPE = OutOfScope()
 
 _VERSIONED_ID = re.compile(r"^(?P<id>.+?)v(?P<version>\d+)$")
-_ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z][a-z.-]*(\.[A-Z]{2})?/\d{7})$")
+ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z][a-z.-]*(\.[A-Z]{2})?/\d{7})$")
 TEXT_FIELDS = ("abstract", "title", "categories", "authors")
 REQUIRED_TEXT = frozenset({"abstract", "title", "categories"})
 
@@ -60,7 +60,7 @@ def make_paper(fields: dict[str, Any], source: str, location: str) -> Paper | Sk
     if not isinstance(raw_id, str) or not raw_id.strip():
         return Skip(location, None, "missing_id", "no arXiv id")
     arxiv_id, version = split_version(raw_id.strip())
-    if not _ARXIV_ID.match(arxiv_id):
+    if not ARXIV_ID.match(arxiv_id):
         return Skip(location, arxiv_id, "bad_id", f"{arxiv_id!r} is not an arXiv id")
     if fields.get("version") is not None:
         version = fields["version"]

@@ -1,0 +1,165 @@
+"""Explain: the student behind `transformers.pipeline("text-generation")`, with validated generation.
+
+Input is abstract text, an arXiv id (from the local store, else the arXiv API) or many abstracts. Every
+explanation is checked by the filter's validators; with `best_of=N` the student samples N candidates and the
+best passing one is returned; when none passes, the best one is returned with its failed checks stated.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .filter import FilterConfig, validate
+from .ingest.arxiv_api import API_URL, read_arxiv_api
+from .ingest.records import ARXIV_ID, split_version
+from .selection import selection_score
+from .store import Paper, Store
+from .text import unwrap
+from .validate import Verdict
+from .validate.format import english_share, words
+from .validate.similarity import similarities, similarity_verdict
+
+MAX_ABSTRACT_CHARS = 6000  # real abstracts stay under ~2,000 characters (arXiv caps them at 1,920)
+
+
+class InputError(ValueError):
+    """Input a user can fix; the message says what is wrong with it."""
+
+
+def check_abstract(text, max_chars: int = MAX_ABSTRACT_CHARS) -> str:
+    if not isinstance(text, str):
+        raise InputError(f"an abstract must be text, got {type(text).__name__}")
+    text = unwrap(text.strip()) if text.strip() else ""
+    if not text:
+        raise InputError("the abstract is empty")
+    if len(text) > max_chars:
+        raise InputError(f"the text is {len(text):,} characters; an abstract has at most {max_chars:,} "
+                         f"(paste the abstract, not the paper)")
+    if len(words(text)) < 5:
+        raise InputError("the abstract has fewer than five words")
+    if english_share(text) < 0.1:
+        raise InputError("the abstract does not look like English (the student explains English abstracts)")
+    return text
+
+
+def find_paper(arxiv_id: str, db: str | None, api_url: str = API_URL) -> Paper:
+    """A paper by arXiv id: the local store first, else the arXiv API."""
+    if not isinstance(arxiv_id, str) or not arxiv_id.strip():
+        raise InputError("the arXiv id is empty")
+    bare, _ = split_version(arxiv_id.strip().removeprefix("arXiv:"))
+    if not ARXIV_ID.match(bare):
+        raise InputError(f"{arxiv_id!r} is not an arXiv id (like 2401.01234 or astro-ph/0601001)")
+    if db and Path(db).is_file():
+        with Store(db) as store:
+            paper = store.paper(bare)
+        if paper:
+            return paper
+    for _, found in read_arxiv_api(categories=[], ids=[bare], date_from=None, date_to=None, base_url=api_url,
+                                   max_retries=2, timeout_seconds=20):
+        if isinstance(found, Paper) and found.arxiv_id == bare:
+            return found
+        if getattr(found, "reason", None) == "fetch_failed":
+            raise RuntimeError(f"the arXiv API could not be reached for {bare}: {found.detail}")
+    raise InputError(f"arXiv has no paper {bare}")
+
+
+@dataclass
+class Explanation:
+    explanation: str
+    passed: bool
+    verdicts: list[dict]
+    model: str
+    params: dict
+    latency_seconds: float
+    new_tokens: int
+    candidates: int = 1
+    arxiv_id: str | None = None
+    problems: list[str] = field(default_factory=list)  # the failed checks, in words, when passed is False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class ExplainPipeline:
+    """`pipeline("text-generation", model=...)` plus the validators: what `miniastrolm explain` and `serve` run."""
+
+    def __init__(self, model: str, *, best_of: int = 1, temperature: float = 0.7, seed: int = 0,
+                 max_new_tokens: int | None = None, check: bool = True, db: str | None = None,
+                 api_url: str = API_URL, max_chars: int = MAX_ABSTRACT_CHARS,
+                 filter_config: FilterConfig | None = None):
+        import torch
+        from transformers import pipeline
+
+        self.model = model
+        self.pipe = pipeline("text-generation", model=model, dtype=torch.float32)
+        self.best_of, self.temperature, self.seed = best_of, temperature, seed
+        self.max_new_tokens = max_new_tokens or self.pipe.model.generation_config.max_new_tokens or 320
+        self.check, self.db, self.api_url, self.max_chars = check, db, api_url, max_chars
+        self.filter_config = filter_config or FilterConfig()
+        self._lock = threading.Lock()  # seeded sampling sets a global seed: one seeded generation at a time
+
+    def _params(self, best_of: int) -> dict:
+        params = {"max_new_tokens": self.max_new_tokens, "return_full_text": False}
+        if best_of > 1:
+            params.update(do_sample=True, temperature=self.temperature, num_return_sequences=best_of)
+        return params
+
+    def verdicts(self, abstract: str, text: str) -> list[Verdict]:
+        return [*validate(abstract, text, self.filter_config),
+                similarity_verdict(similarities([abstract], [text])[0], self.filter_config.min_similarity)]
+
+    def explain(self, abstract: str, best_of: int | None = None, arxiv_id: str | None = None) -> Explanation:
+        from transformers import set_seed
+
+        abstract = check_abstract(abstract, self.max_chars)
+        best_of = best_of or self.best_of
+        params = self._params(best_of)
+        with self._lock:
+            set_seed(self.seed)
+            start = time.perf_counter()
+            replies = self.pipe([{"role": "user", "content": abstract}], **params)
+            latency = time.perf_counter() - start
+        texts = [reply["generated_text"].strip() for reply in replies]
+        return self._choose(abstract, texts, params, latency, arxiv_id)
+
+    def _choose(self, abstract: str, texts: list[str], params: dict, latency: float,
+                arxiv_id: str | None) -> Explanation:
+        judged = [(text, self.verdicts(abstract, text) if self.check else []) for text in texts]
+
+        def rank(item):  # passing first, then fewer failed checks, then the documented selection score
+            text, verdicts = item
+            scores = {v.validator: v.score for v in verdicts}
+            return (all(v.passed for v in verdicts), sum(v.passed for v in verdicts), selection_score(scores))
+
+        text, verdicts = max(judged, key=rank)
+        tokens = len(self.pipe.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return Explanation(
+            explanation=text, passed=all(v.passed for v in verdicts), model=self.model,
+            verdicts=[{"validator": v.validator, "passed": v.passed, "score": v.score, "reasons": list(v.reasons)}
+                      for v in verdicts],
+            params={k: v for k, v in params.items() if k != "return_full_text"} | {"seed": self.seed},
+            latency_seconds=round(latency, 3), new_tokens=tokens, candidates=len(texts), arxiv_id=arxiv_id,
+            problems=[reason for v in verdicts for reason in v.reasons])
+
+    def explain_arxiv_id(self, arxiv_id: str, best_of: int | None = None) -> Explanation:
+        paper = find_paper(arxiv_id, self.db, self.api_url)
+        return self.explain(paper.abstract, best_of, arxiv_id=paper.arxiv_id)
+
+    def stream(self, abstract: str) -> Iterator[str]:
+        """Yield the explanation as it is generated (greedy, one candidate); validate the joined text after."""
+        from transformers import TextIteratorStreamer
+
+        abstract = check_abstract(abstract, self.max_chars)
+        tokenizer = self.pipe.tokenizer
+        inputs = tokenizer.apply_chat_template([{"role": "user", "content": abstract}], add_generation_prompt=True,
+                                               return_tensors="pt", return_dict=True)
+        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        # Greedy needs no seed, so no lock: a client that goes away mid-stream must not block the others.
+        worker = threading.Thread(target=self.pipe.model.generate, daemon=True, kwargs={
+            **inputs, "streamer": streamer, "max_new_tokens": self.max_new_tokens, "do_sample": False})
+        worker.start()
+        yield from streamer
