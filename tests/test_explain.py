@@ -180,3 +180,14 @@ def test_health_answers_while_generations_run_and_slow_ones_time_out(explainer):
     server.should_exit = True
     thread.join(timeout=10)
     assert health.status_code == 200 and results == [504, 504, 504]
+
+
+def test_ctranslate2_engine_matches_the_reference_on_the_student(tiny_student):
+    model_dir, _ = tiny_student
+    fast = ExplainPipeline(str(model_dir), engine="ctranslate2")
+    for abstract, taught in PAIRS[:3]:
+        assert fast.explain(abstract).explanation == taught  # greedy, int8: same text as the fp32 pipeline
+    assert "".join(fast.stream(ABSTRACT)).strip() == TAUGHT
+    assert (model_dir / "ctranslate2-int8" / "model.bin").is_file()  # converted once, beside the model
+    with pytest.raises(ValueError, match="choose transformers"):
+        ExplainPipeline(str(model_dir), engine="onnx")

@@ -181,6 +181,8 @@ def explain(
     db: str = typer.Option(DEFAULT_DB, help="store to look arXiv ids up in first"),
     arxiv_api_url: str = typer.Option("https://export.arxiv.org/api/query", hidden=True),
     as_json: bool = typer.Option(False, "--json", help="print the result (explanation, verdicts, metadata) as JSON"),
+    engine: str = typer.Option("transformers", help="transformers (the reference pipeline) or ctranslate2 "
+                               "(int8, ~2x faster on CPU; converted once, cached beside the model)"),
 ) -> None:
     """Explain an abstract with the student; every explanation is checked by the filter's validators."""
     import json
@@ -195,7 +197,7 @@ def explain(
         raise typer.Exit(2)
     with _stage_errors(errors=(InputError, OSError, ValueError, RuntimeError)):
         explainer = ExplainPipeline(model, best_of=best_of, max_new_tokens=max_new_tokens, db=db,
-                                    api_url=arxiv_api_url)
+                                    api_url=arxiv_api_url, engine=engine)
         if input:
             done, failed = explain_file(explainer, input, output)
             console.print(f"{done} explained, {failed} failed (with their reason) -> {output}")
@@ -224,6 +226,7 @@ def serve(
     timeout_seconds: float = typer.Option(120.0, help="per request; longer generations get HTTP 504"),
     max_request_bytes: int = typer.Option(64_000, help="larger request bodies get HTTP 413"),
     db: str = typer.Option(DEFAULT_DB, help="store to look arXiv ids up in first"),
+    engine: str = typer.Option("transformers", help="transformers (reference) or ctranslate2 (int8, faster)"),
 ) -> None:
     """Serve the student: JSON API (POST /explain, POST /explain/stream, GET /health) and a web page at /."""
     import uvicorn
@@ -232,7 +235,7 @@ def serve(
     from .serve import create_app
 
     with _stage_errors(errors=(OSError, ValueError)):
-        explainer = ExplainPipeline(model, best_of=best_of, db=db)
+        explainer = ExplainPipeline(model, best_of=best_of, db=db, engine=engine)
     console.print(f"serving {model} on http://{host}:{port}/ (API: POST /explain, GET /health)")
     uvicorn.run(create_app(explainer, max_request_bytes=max_request_bytes, timeout_seconds=timeout_seconds),
                 host=host, port=port, log_level="info")

@@ -90,12 +90,19 @@ class ExplainPipeline:
     def __init__(self, model: str, *, best_of: int = 1, temperature: float = 0.7, seed: int = 0,
                  max_new_tokens: int | None = None, check: bool = True, db: str | None = None,
                  api_url: str = API_URL, max_chars: int = MAX_ABSTRACT_CHARS,
-                 filter_config: FilterConfig | None = None):
+                 filter_config: FilterConfig | None = None, engine: str = "transformers"):
         import torch
         from transformers import pipeline
 
-        self.model = model
+        if engine not in ("transformers", "ctranslate2"):
+            raise ValueError(f"engine {engine!r}: choose transformers (the reference) or ctranslate2 (fast, int8)")
+        self.model, self.engine = model, engine
         self.pipe = pipeline("text-generation", model=model, dtype=torch.float32)
+        self.fast = None
+        if engine == "ctranslate2":
+            from .ct2 import CTranslate2Student
+
+            self.fast = CTranslate2Student(model, self.pipe.tokenizer, self.pipe.model.generation_config)
         self.best_of, self.temperature, self.seed = best_of, temperature, seed
         self.max_new_tokens = max_new_tokens or self.pipe.model.generation_config.max_new_tokens or 320
         self.check, self.db, self.api_url, self.max_chars = check, db, api_url, max_chars
@@ -121,10 +128,13 @@ class ExplainPipeline:
         with self._lock:
             set_seed(self.seed)
             start = time.perf_counter()
-            replies = self.pipe([{"role": "user", "content": abstract}], **params)
+            if self.fast:
+                texts = self.fast.generate([abstract], self.max_new_tokens, best_of, self.temperature, self.seed)[0]
+            else:
+                replies = self.pipe([{"role": "user", "content": abstract}], **params)
+                texts = [reply["generated_text"].strip() for reply in replies]
             latency = time.perf_counter() - start
-        texts = [reply["generated_text"].strip() for reply in replies]
-        return self._choose(abstract, texts, params, latency, arxiv_id)
+        return self._choose(abstract, texts, params | {"engine": self.engine}, latency, arxiv_id)
 
     def _choose(self, abstract: str, texts: list[str], params: dict, latency: float,
                 arxiv_id: str | None) -> Explanation:
@@ -154,6 +164,9 @@ class ExplainPipeline:
         from transformers import TextIteratorStreamer
 
         abstract = check_abstract(abstract, self.max_chars)
+        if self.fast:
+            yield from self.fast.stream(abstract, self.max_new_tokens)
+            return
         tokenizer = self.pipe.tokenizer
         inputs = tokenizer.apply_chat_template([{"role": "user", "content": abstract}], add_generation_prompt=True,
                                                return_tensors="pt", return_dict=True)

@@ -1,0 +1,73 @@
+"""The optimised CPU path for the student: CTranslate2 (int8 weights, fused kernels), chosen with
+`--engine ctranslate2`. The plain transformers `pipeline` stays the reference; under greedy decoding int8 can
+pick a different token where two are nearly tied, so `benchmarks/bench_infer.py` measures the agreement.
+
+The converted model is cached beside the student (or under the miniastrolm cache for a Hub id) and reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def converted(model: str, quantization: str = "int8") -> Path:
+    """The CTranslate2 copy of a transformers model folder or Hub id, converted on first use."""
+    import ctranslate2
+
+    if Path(model).is_dir():
+        target = Path(model) / f"ctranslate2-{quantization}"
+    else:
+        from .teacher.local import cache_dir
+
+        target = cache_dir() / "ctranslate2" / f"{hashlib.sha256(model.encode()).hexdigest()[:16]}-{quantization}"
+    if not (target / "model.bin").is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        ctranslate2.converters.TransformersConverter(model).convert(str(target), quantization=quantization, force=True)
+    return target
+
+
+class CTranslate2Student:
+    """Greedy or sampled generation from chat-template prompts, with the model's own generation defaults."""
+
+    def __init__(self, model: str, tokenizer, generation_config, quantization: str = "int8"):
+        import ctranslate2
+
+        self.generator = ctranslate2.Generator(str(converted(model, quantization)), device="cpu",
+                                               compute_type=quantization, intra_threads=os.cpu_count() or 1)
+        self.tokenizer = tokenizer
+        self.options = {"end_token": tokenizer.eos_token,
+                        "repetition_penalty": generation_config.repetition_penalty or 1.0,
+                        "no_repeat_ngram_size": generation_config.no_repeat_ngram_size or 0}
+
+    def prompt_tokens(self, abstract: str) -> list[str]:
+        ids = self.tokenizer.apply_chat_template([{"role": "user", "content": abstract}], add_generation_prompt=True,
+                                                 tokenize=True, return_dict=True)["input_ids"]
+        return self.tokenizer.convert_ids_to_tokens(ids)
+
+    def generate(self, abstracts: list[str], max_new_tokens: int, samples: int = 1, temperature: float = 1.0,
+                 seed: int = 0) -> list[list[str]]:
+        """For each abstract, `samples` explanations (1 = greedy)."""
+        import ctranslate2
+
+        ctranslate2.set_random_seed(seed)
+        sampling = {"sampling_topk": 0, "sampling_temperature": temperature,
+                    "num_hypotheses": samples} if samples > 1 else {"sampling_topk": 1}
+        results = self.generator.generate_batch([self.prompt_tokens(a) for a in abstracts], max_length=max_new_tokens,
+                                                include_prompt_in_result=False, **sampling, **self.options)
+        return [[self.tokenizer.decode(ids, skip_special_tokens=True).strip() for ids in result.sequences_ids]
+                for result in results]
+
+    def stream(self, abstract: str, max_new_tokens: int) -> Iterator[str]:
+        ids: list[int] = []
+        shown = ""
+        for step in self.generator.generate_tokens(self.prompt_tokens(abstract), max_length=max_new_tokens,
+                                                   sampling_topk=1, **self.options):
+            if step.is_last and step.token == self.tokenizer.eos_token:
+                break
+            ids.append(step.token_id)
+            text = self.tokenizer.decode(ids, skip_special_tokens=True)
+            yield text[len(shown):]
+            shown = text
