@@ -50,7 +50,7 @@ def main() -> None:
         reference(prompt, max_new_tokens=1, min_new_tokens=1, do_sample=False)
         first_a = time.perf_counter() - start
         start = time.perf_counter()
-        out_a = reference(prompt, return_full_text=False, return_tensors=True, **fixed)[0]["generated_token_ids"]
+        out_a = reference(prompt, return_tensors=True, **fixed)[0]["generated_token_ids"]
         rate_a = args.new_tokens / (time.perf_counter() - start)
 
         generator = ctranslate2.Generator(str(converted(folder, "int8")), device="cpu", compute_type="int8",
