@@ -86,7 +86,7 @@ def ingest(ctx: typer.Context) -> None:
 
 @app.command(context_settings=STAGE_VERB)
 def filter(ctx: typer.Context) -> None:  # noqa: A001 - the verb's name
-    """Run the validators (format, on-task, copying, faithfulness, near-duplicates) on stored explanations."""
+    """Run the validators (format, on-task, copying, readability, faithfulness, similarity, near-duplicates)."""
     from .filter import FilterConfig, run_filter
 
     config = _config(FilterConfig, ctx, filter.__doc__ + " One verdict per validator per generation is stored "
@@ -157,7 +157,7 @@ def evaluate(ctx: typer.Context) -> None:
 
 @app.command(context_settings=STAGE_VERB)
 def run(ctx: typer.Context) -> None:
-    """The whole pipeline offline on embedded defaults: ingest, label, filter, export, train, explain."""
+    """The whole pipeline on embedded defaults, offline: ingest, label, filter, export, train, eval, explain."""
     from .quickstart import QuickstartConfig, summary
     from .quickstart import run as run_quickstart
 
