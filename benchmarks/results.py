@@ -23,7 +23,7 @@ def machine() -> str:
     except OSError:
         pass
     vector = [flag for flag in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if flag in flags]
-    return f"{model}, {os.cpu_count()} cores ({', '.join(vector) or 'no AVX2'}), {platform.python_version()}"
+    return f"{model}, {os.cpu_count()} cores ({', '.join(vector) or 'no AVX2'}), Python {platform.python_version()}"
 
 
 def record(name: str, command: str, figures: str, ratio: float, target: float) -> None:
