@@ -2,16 +2,17 @@
 and the arXiv-id path against a local HTTP server serving an Atom feed written for the tests."""
 
 import json
-import socket
 import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 import requests
 
 from miniastrolm.explain import ExplainPipeline, InputError, check_abstract
+from miniastrolm.http import free_port
 
 from conftest import PAPERS, atom_feed
 from student_data import PAIRS
@@ -87,21 +88,16 @@ def test_cli_explains_text_and_a_file_keeping_bad_lines_as_errors(tiny_student, 
     assert rows[1]["error"].startswith(f"{source}:2:") and "empty" in rows[2]["error"]
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def api(explainer):
+@contextmanager
+def serving(explainer, **options):
+    """`miniastrolm serve`'s app under a real uvicorn server on 127.0.0.1; yields its URL once it answers."""
     import uvicorn
 
     from miniastrolm.serve import create_app
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(explainer, max_request_bytes=20_000), host="127.0.0.1",
-                                           port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(explainer, **options), host="127.0.0.1", port=port,
+                                           log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
@@ -111,9 +107,17 @@ def api(explainer):
             break
         except requests.ConnectionError:
             time.sleep(0.1)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def api(explainer):
+    with serving(explainer, max_request_bytes=20_000) as url:
+        yield url
 
 
 def test_api_explains_with_verdicts(api):
@@ -152,33 +156,16 @@ def test_api_streams_text_then_the_checks(api):
 
 
 def test_health_answers_while_generations_run_and_slow_ones_time_out(explainer):
-    import uvicorn
-
-    from miniastrolm.serve import create_app
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(explainer, timeout_seconds=0.001), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            requests.get(url + "/health", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    results = []
-    workers = [threading.Thread(target=lambda: results.append(
-        requests.post(url + "/explain", json={"abstract": ABSTRACT, "best_of": 8}, timeout=60).status_code))
-        for _ in range(3)]
-    for worker in workers:
-        worker.start()
-    health = requests.get(url + "/health", timeout=5)
-    for worker in workers:
-        worker.join()
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(explainer, timeout_seconds=0.001) as url:
+        results = []
+        workers = [threading.Thread(target=lambda: results.append(
+            requests.post(url + "/explain", json={"abstract": ABSTRACT, "best_of": 8}, timeout=60).status_code))
+            for _ in range(3)]
+        for worker in workers:
+            worker.start()
+        health = requests.get(url + "/health", timeout=5)
+        for worker in workers:
+            worker.join()
     assert health.status_code == 200 and results == [504, 504, 504]
 
 

@@ -187,7 +187,7 @@ def explain(
     """Explain an abstract with the student; every explanation is checked by the filter's validators."""
     import json
 
-    from .explain import ExplainPipeline, InputError
+    from .explain import ExplainPipeline, InputError, explain_jsonl
 
     if sum(x is not None for x in (abstract, arxiv_id, input)) != 1:
         console.print("[red]error:[/red] give exactly one of: an abstract, --arxiv-id, --input")
@@ -199,7 +199,7 @@ def explain(
         explainer = ExplainPipeline(model, best_of=best_of, max_new_tokens=max_new_tokens, db=db,
                                     api_url=arxiv_api_url, engine=engine)
         if input:
-            done, failed = explain_file(explainer, input, output)
+            done, failed = explain_jsonl(explainer, input, output)
             console.print(f"{done} explained, {failed} failed (with their reason) -> {output}")
             return
         if stream and abstract:
@@ -239,34 +239,6 @@ def serve(
     console.print(f"serving {model} on http://{host}:{port}/ (API: POST /explain, GET /health)")
     uvicorn.run(create_app(explainer, max_request_bytes=max_request_bytes, timeout_seconds=timeout_seconds),
                 host=host, port=port, log_level="info")
-
-
-def explain_file(explainer, path: str, output: str) -> tuple[int, int]:
-    """Explain every line of a JSONL file; a bad line becomes an error record, never the end of the run."""
-    from pathlib import Path
-
-    import orjson
-    from tqdm.auto import tqdm
-
-    from .explain import InputError
-
-    lines = Path(path).read_bytes().splitlines()
-    done = failed = 0
-    with open(output, "wb") as out:
-        for number, line in enumerate(tqdm(lines, desc="explain", unit=" abstract"), 1):
-            where = f"{path}:{number}"
-            try:
-                record = orjson.loads(line)
-                if not isinstance(record, dict):
-                    raise InputError("a line must be a JSON object")
-                result = (explainer.explain_arxiv_id(record["arxiv_id"]) if record.get("arxiv_id")
-                          else explainer.explain(record.get("abstract")))
-                out.write(orjson.dumps({"line": number, **result.to_dict()}) + b"\n")
-                done += 1
-            except (orjson.JSONDecodeError, InputError, RuntimeError) as error:
-                out.write(orjson.dumps({"line": number, "error": f"{where}: {error}"}) + b"\n")
-                failed += 1
-    return done, failed
 
 
 @db_app.command()

@@ -19,7 +19,7 @@ from pathlib import Path
 from .store import DEFAULT_DB, Store
 from .text import plain_text
 from .validate.faithfulness import check_faithfulness, number_problems
-from .validate.format import check_format
+from .validate.format import unfinished
 from .validate.on_task import check_on_task
 from .validate.readability import textstat_offline
 from .validate.similarity import similarities
@@ -142,10 +142,7 @@ def score_system(rows: list[dict], outputs: list[Output], is_reference: bool) ->
         "numbers_traceable": (1 - sum(fact["numbers_invented"] for fact in facts) / numbers) if numbers else None,
         "invented_name_rate": statistics.fmean(fact["any_invented_name"] for fact in facts),
         "on_task_rate": statistics.fmean(fact["on_task"] for fact in facts),
-        "truncated_rate": statistics.fmean(
-            float(output.hit_limit or any(r.startswith("unfinished") for r in check_format(
-                abstract, output.text, min_words=0, max_words=10**6, min_english_share=0).reasons))
-            for abstract, output in zip(abstracts, outputs, strict=True)),
+        "truncated_rate": statistics.fmean(float(output.hit_limit or unfinished(output.text)) for output in outputs),
         "tokens_per_explanation": _mean_known(output.tokens for output in outputs),
         "seconds_per_explanation": _mean_known(output.seconds for output in outputs),
     })

@@ -13,7 +13,10 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .filter import FilterConfig, validate
+import orjson
+from tqdm.auto import tqdm
+
+from .filter import FilterConfig, check_explanation
 from .ingest.arxiv_api import API_URL, read_arxiv_api
 from .ingest.records import ARXIV_ID, split_version
 from .selection import selection_score
@@ -21,13 +24,16 @@ from .store import Paper, Store
 from .text import unwrap
 from .validate import Verdict
 from .validate.format import english_share, words
-from .validate.similarity import similarities, similarity_verdict
 
 MAX_ABSTRACT_CHARS = 6000  # real abstracts stay under ~2,000 characters (arXiv caps them at 1,920)
 
 
 class InputError(ValueError):
     """Input a user can fix; the message says what is wrong with it."""
+
+
+class UnknownPaper(InputError):
+    """A well-formed arXiv id that neither the store nor arXiv knows."""
 
 
 def check_abstract(text, max_chars: int = MAX_ABSTRACT_CHARS) -> str:
@@ -64,7 +70,7 @@ def find_paper(arxiv_id: str, db: str | None, api_url: str = API_URL) -> Paper:
             return found
         if getattr(found, "reason", None) == "fetch_failed":
             raise RuntimeError(f"the arXiv API could not be reached for {bare}: {found.detail}")
-    raise InputError(f"arXiv has no paper {bare}")
+    raise UnknownPaper(f"arXiv has no paper {bare}")
 
 
 @dataclass
@@ -84,6 +90,12 @@ class Explanation:
         return asdict(self)
 
 
+def verdict_dicts(verdicts: list[Verdict]) -> list[dict]:
+    """Verdicts as JSON-ready dicts, the shape every output (CLI, API, stream) uses."""
+    return [{"validator": v.validator, "passed": v.passed, "score": v.score, "reasons": list(v.reasons)}
+            for v in verdicts]
+
+
 class ExplainPipeline:
     """`pipeline("text-generation", model=...)` plus the validators: what `miniastrolm explain` and `serve` run."""
 
@@ -92,19 +104,23 @@ class ExplainPipeline:
                  api_url: str = API_URL, max_chars: int = MAX_ABSTRACT_CHARS,
                  filter_config: FilterConfig | None = None, engine: str = "transformers"):
         import torch
-        from transformers import pipeline
+        from transformers import AutoTokenizer, GenerationConfig, pipeline
 
         if engine not in ("transformers", "ctranslate2"):
             raise ValueError(f"engine {engine!r}: choose transformers (the reference) or ctranslate2 (fast, int8)")
         self.model, self.engine = model, engine
-        self.pipe = pipeline("text-generation", model=model, dtype=torch.float32)
-        self.fast = None
-        if engine == "ctranslate2":
+        self.pipe = self.fast = None
+        if engine == "ctranslate2":  # the transformers weights are not loaded: only the int8 copy runs
             from .ct2 import CTranslate2Student
 
-            self.fast = CTranslate2Student(model, self.pipe.tokenizer, self.pipe.model.generation_config)
+            self.tokenizer = AutoTokenizer.from_pretrained(model)
+            generation_config = GenerationConfig.from_pretrained(model)
+            self.fast = CTranslate2Student(model, self.tokenizer, generation_config)
+        else:
+            self.pipe = pipeline("text-generation", model=model, dtype=torch.float32)
+            self.tokenizer, generation_config = self.pipe.tokenizer, self.pipe.model.generation_config
         self.best_of, self.temperature, self.seed = best_of, temperature, seed
-        self.max_new_tokens = max_new_tokens or self.pipe.model.generation_config.max_new_tokens or 320
+        self.max_new_tokens = max_new_tokens or generation_config.max_new_tokens or 320
         self.check, self.db, self.api_url, self.max_chars = check, db, api_url, max_chars
         self.filter_config = filter_config or FilterConfig()
         self._lock = threading.Lock()  # seeded sampling sets a global seed: one seeded generation at a time
@@ -116,8 +132,7 @@ class ExplainPipeline:
         return params
 
     def verdicts(self, abstract: str, text: str) -> list[Verdict]:
-        return [*validate(abstract, text, self.filter_config),
-                similarity_verdict(similarities([abstract], [text])[0], self.filter_config.min_similarity)]
+        return check_explanation(abstract, text, self.filter_config)
 
     def explain(self, abstract: str, best_of: int | None = None, arxiv_id: str | None = None) -> Explanation:
         from transformers import set_seed
@@ -146,17 +161,19 @@ class ExplainPipeline:
             return (all(v.passed for v in verdicts), sum(v.passed for v in verdicts), selection_score(scores))
 
         text, verdicts = max(judged, key=rank)
-        tokens = len(self.pipe.tokenizer(text, add_special_tokens=False)["input_ids"])
+        tokens = len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
         return Explanation(
             explanation=text, passed=all(v.passed for v in verdicts), model=self.model,
-            verdicts=[{"validator": v.validator, "passed": v.passed, "score": v.score, "reasons": list(v.reasons)}
-                      for v in verdicts],
+            verdicts=verdict_dicts(verdicts),
             params={k: v for k, v in params.items() if k != "return_full_text"} | {"seed": self.seed},
             latency_seconds=round(latency, 3), new_tokens=tokens, candidates=len(texts), arxiv_id=arxiv_id,
             problems=[reason for v in verdicts for reason in v.reasons])
 
+    def paper(self, arxiv_id: str) -> Paper:
+        return find_paper(arxiv_id, self.db, self.api_url)
+
     def explain_arxiv_id(self, arxiv_id: str, best_of: int | None = None) -> Explanation:
-        paper = find_paper(arxiv_id, self.db, self.api_url)
+        paper = self.paper(arxiv_id)
         return self.explain(paper.abstract, best_of, arxiv_id=paper.arxiv_id)
 
     def stream(self, abstract: str) -> Iterator[str]:
@@ -167,7 +184,7 @@ class ExplainPipeline:
         if self.fast:
             yield from self.fast.stream(abstract, self.max_new_tokens)
             return
-        tokenizer = self.pipe.tokenizer
+        tokenizer = self.tokenizer
         inputs = tokenizer.apply_chat_template([{"role": "user", "content": abstract}], add_generation_prompt=True,
                                                return_tensors="pt", return_dict=True)
         streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
@@ -176,3 +193,24 @@ class ExplainPipeline:
             **inputs, "streamer": streamer, "max_new_tokens": self.max_new_tokens, "do_sample": False})
         worker.start()
         yield from streamer
+
+
+def explain_jsonl(explainer: ExplainPipeline, path: str, output: str) -> tuple[int, int]:
+    """Explain every line of a JSONL file (`abstract` or `arxiv_id`); a bad line becomes an error record naming
+    file:line, never the end of the run. Returns (explained, failed)."""
+    lines = Path(path).read_bytes().splitlines()
+    done = failed = 0
+    with open(output, "wb") as out:
+        for number, line in enumerate(tqdm(lines, desc="explain", unit=" abstract"), 1):
+            try:
+                record = orjson.loads(line)
+                if not isinstance(record, dict):
+                    raise InputError("a line must be a JSON object")
+                result = (explainer.explain_arxiv_id(record["arxiv_id"]) if record.get("arxiv_id")
+                          else explainer.explain(record.get("abstract")))
+                out.write(orjson.dumps({"line": number, **result.to_dict()}) + b"\n")
+                done += 1
+            except (orjson.JSONDecodeError, InputError, RuntimeError) as error:
+                out.write(orjson.dumps({"line": number, "error": f"{path}:{number}: {error}"}) + b"\n")
+                failed += 1
+    return done, failed

@@ -68,6 +68,13 @@ def validate(abstract: str, explanation: str, config: FilterConfig) -> list[Verd
     ]
 
 
+def check_explanation(abstract: str, explanation: str, config: FilterConfig) -> list[Verdict]:
+    """Every per-explanation validator, MiniLM similarity included: for one explanation at a time (the student's
+    own output); `run_filter` batches the similarity over the whole set instead."""
+    return [*validate(abstract, explanation, config),
+            similarity_verdict(similarities([abstract], [explanation])[0], config.min_similarity)]
+
+
 @dataclass
 class FilterReport:
     filter: str

@@ -1,4 +1,5 @@
-"""One HTTP session policy for every network call: base URL from config, timeout, retries honouring Retry-After."""
+"""Network helpers: one HTTP session policy for every call (timeout, retries honouring Retry-After), and a
+free local port for the servers we start."""
 
 from __future__ import annotations
 
@@ -29,3 +30,12 @@ def session(max_retries: int, backoff_seconds: float = 1.0) -> requests.Session:
     http.mount("http://", adapter)
     http.mount("https://", adapter)
     return http
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (for local servers we start)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -21,14 +21,13 @@ from rich.table import Table
 from .config import parse_config
 from .evaluation import EvalConfig, evaluate
 from .export import ExportConfig, export, split_of
-from .filter import FilterConfig, run_filter, validate
+from .filter import FilterConfig, check_explanation, run_filter
 from .hub import push_folder
 from .ingest import IngestConfig, ingest
 from .label import LabelConfig, label
 from .store import Store
-from .train import refresh_card_evaluation
+from .train import parse, refresh_card_evaluation, train
 from .validate import Verdict
-from .validate.similarity import similarities, similarity_verdict
 
 console = Console()
 
@@ -68,9 +67,7 @@ def files_digest(*paths: Path) -> str:
 
 def train_student(config: QuickstartConfig, dataset: Path, jsonl: Path, folder: Path) -> tuple[Path, bool]:
     """Train unless the folder already holds a student trained on exactly this dataset with this recipe."""
-    from .train import parse, train
-
-    stamp = folder / "dataset.sha256"
+    stamp = folder / "training-inputs.sha256"
     digest = files_digest(jsonl, Path(config.student_recipe))
     if (folder / "model.safetensors").is_file() and stamp.is_file() and stamp.read_text() == digest:
         return folder, True
@@ -99,11 +96,6 @@ def stored_verdicts(db: str, generation: int, filter_name: str) -> list[Verdict]
         rows = store.db.execute("SELECT validator, passed, score, reasons FROM verdicts WHERE generation = ? AND "
                                 "filter = ? ORDER BY id", (generation, filter_name)).fetchall()
     return [Verdict(name, bool(passed), score, tuple(orjson.loads(reasons))) for name, passed, score, reasons in rows]
-
-
-def fresh_verdicts(abstract: str, text: str, config: FilterConfig) -> list[Verdict]:
-    return [*validate(abstract, text, config),
-            similarity_verdict(similarities([abstract], [text])[0], config.min_similarity)]
 
 
 def verdict_lines(verdicts: list[Verdict]) -> str:
@@ -187,7 +179,7 @@ def run(config: QuickstartConfig) -> dict:
     table.add_column("student (fine-tuned on the bare abstract)", ratio=1)
     table.add_row(teacher_text, student_text)
     table.add_row(verdict_lines(stored_verdicts(db, generation, filtered.filter)),
-                  verdict_lines(fresh_verdicts(abstract, student_text, filter_config)))
+                  verdict_lines(check_explanation(abstract, student_text, filter_config)))
     console.print(table)
     result.update({"paper": arxiv_id, "teacher": teacher_text, "student_explanation": student_text})
     return result

@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
-from .explain import ExplainPipeline, InputError
+from .explain import ExplainPipeline, InputError, UnknownPaper, verdict_dicts
 
 MAX_BEST_OF = 8
 
@@ -30,6 +30,11 @@ def create_app(explainer: ExplainPipeline, *, max_request_bytes: int = 64_000, t
 
     def problem(status: int, detail: str) -> JSONResponse:
         return JSONResponse({"detail": detail}, status_code=status)
+
+    def failure(error: Exception) -> JSONResponse:
+        """Unknown paper 404, other bad input 422, arXiv unreachable 502."""
+        status = 404 if isinstance(error, UnknownPaper) else 422 if isinstance(error, InputError) else 502
+        return problem(status, str(error))
 
     async def read_request(request: Request) -> dict:
         body = await request.body()
@@ -71,12 +76,10 @@ def create_app(explainer: ExplainPipeline, *, max_request_bytes: int = 64_000, t
             else:
                 work = run_in_threadpool(explainer.explain, payload["abstract"], best_of)
             result = await asyncio.wait_for(work, timeout_seconds)
-        except InputError as error:  # an unknown arXiv id is 404, any other bad input 422
-            return problem(404 if str(error).startswith("arXiv has no paper") else 422, str(error))
         except asyncio.TimeoutError:
             return problem(504, f"generation took longer than {timeout_seconds:.0f} s")
-        except RuntimeError as error:
-            return problem(502, str(error))
+        except (InputError, RuntimeError) as error:
+            return failure(error)
         return result.to_dict()
 
     @app.post("/explain/stream")
@@ -85,13 +88,11 @@ def create_app(explainer: ExplainPipeline, *, max_request_bytes: int = 64_000, t
         abstract = payload.get("abstract")
         try:
             if payload.get("arxiv_id") is not None:
-                abstract = (await run_in_threadpool(_paper_abstract, explainer, payload["arxiv_id"]))
+                abstract = (await run_in_threadpool(explainer.paper, payload["arxiv_id"])).abstract
             pieces = explainer.stream(abstract)
             first = await run_in_threadpool(next, pieces, "")  # validates the input before the 200 goes out
-        except InputError as error:
-            return problem(422, str(error))
-        except RuntimeError as error:
-            return problem(502, str(error))
+        except (InputError, RuntimeError) as error:
+            return failure(error)
 
         async def lines():
             text = first
@@ -101,18 +102,11 @@ def create_app(explainer: ExplainPipeline, *, max_request_bytes: int = 64_000, t
                 yield json.dumps({"text": piece}) + "\n"
             verdicts = await run_in_threadpool(explainer.verdicts, abstract, text.strip())
             yield json.dumps({"done": True, "passed": all(v.passed for v in verdicts),
-                              "verdicts": [{"validator": v.validator, "passed": v.passed,
-                                            "reasons": list(v.reasons)} for v in verdicts]}) + "\n"
+                              "verdicts": verdict_dicts(verdicts)}) + "\n"
 
         return StreamingResponse(lines(), media_type="application/x-ndjson")
 
     return app
-
-
-def _paper_abstract(explainer: ExplainPipeline, arxiv_id: str) -> str:
-    from .explain import find_paper
-
-    return find_paper(arxiv_id, explainer.db, explainer.api_url).abstract
 
 
 class _Rejected(Exception):

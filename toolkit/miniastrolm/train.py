@@ -185,7 +185,16 @@ def evaluation_table(path: str | None) -> str:
     return "\n".join(lines)
 
 
-def write_model_card(folder: Path, *, script, sft, description, data, fit_counts, result, load_path) -> None:
+def hub_base_model(script: StudentArguments, model_args) -> str | None:
+    """The base's Hub id for the card metadata; None when it came from scratch, smollm2 or a local folder."""
+    source = model_args.model_name_or_path
+    if script.init_from_scratch or source == "smollm2" or Path(source).exists():
+        return None
+    return source
+
+
+def write_model_card(folder: Path, *, script, sft, description, base_model_id, data, fit_counts, result,
+                     load_path) -> None:
     import transformers
     import trl
     from huggingface_hub import ModelCard, ModelCardData
@@ -195,8 +204,7 @@ def write_model_card(folder: Path, *, script, sft, description, data, fit_counts
     card_data = ModelCardData(
         language="en", license="apache-2.0", library_name="transformers", pipeline_tag="text-generation",
         tags=["astronomy", "distillation", "miniastrolm", "trl", "sft"], datasets=datasets_meta,
-        base_model=None if script.init_from_scratch or Path(description).exists() or " " in description
-        else description)
+        base_model=base_model_id)
     settings = ", ".join(f"{key}={getattr(sft, key)}" for key in (
         "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
         "gradient_accumulation_steps", "max_length", "bf16", "seed"))
@@ -287,7 +295,8 @@ def train(script: StudentArguments, sft, model_args) -> Path:
         {"script": asdict(script), "model": asdict(model_args),
          "training": {key: value for key, value in sft.to_dict().items() if "token" not in key}},
         sort_keys=False), encoding="utf-8")
-    write_model_card(folder, script=script, sft=sft, description=description, data=data, fit_counts=fit_counts,
+    write_model_card(folder, script=script, sft=sft, description=description,
+                     base_model_id=hub_base_model(script, model_args), data=data, fit_counts=fit_counts,
                      result=result, load_path=sft.hub_model_id if push else str(folder))
     print(result)
     if push:

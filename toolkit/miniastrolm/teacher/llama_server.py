@@ -4,7 +4,6 @@ for the endpoint backend when no remote server is at hand, and for tests and ben
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,8 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from ..http import free_port
 
 
 @contextmanager
@@ -22,9 +23,7 @@ def llama_cpp_server(model_path: str | Path, threads: int = 2, n_ctx: int = 4096
     llama.cpp defaults to one thread: both generation and prompt threads are set (MEASURED.md pitfall 3).
     The server process does not inherit HF_HUB_OFFLINE, which has no meaning for it.
     """
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {key: value for key, value in os.environ.items() if key != "HF_HUB_OFFLINE"}
     server = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--host", "127.0.0.1",

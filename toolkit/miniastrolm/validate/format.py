@@ -29,6 +29,11 @@ def english_share(text: str) -> float:
     return sum(token in ENGLISH_STOPWORDS for token in tokens) / len(tokens) if tokens else 0.0
 
 
+def unfinished(text: str) -> bool:
+    """Text that stops mid-sentence: no closing . ! or ? (quotes and brackets allowed after it)."""
+    return bool(text.strip()) and not _ENDS_SENTENCE.search(text)
+
+
 def check_format(abstract: str, explanation: str, *, min_words: int = 100, max_words: int = 240,
                  min_english_share: float = 0.1) -> Verdict:
     count = len(explanation.split())
@@ -40,7 +45,7 @@ def check_format(abstract: str, explanation: str, *, min_words: int = 100, max_w
     for code, pattern in (("tex", _TEX), ("markdown", _MARKDOWN), ("list", _LIST), ("url", _URL), ("code", _CODE)):
         if match := pattern.search(explanation):
             reasons.append(f"{code}: {match[0].strip()[:30]!r}")
-    if explanation.strip() and not _ENDS_SENTENCE.search(explanation):
+    if unfinished(explanation):
         reasons.append(f"unfinished: ends with {explanation.strip()[-30:]!r}")
     share = english_share(explanation)
     if share < min_english_share:
