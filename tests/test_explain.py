@@ -5,16 +5,13 @@ import json
 import subprocess
 import sys
 import threading
-import time
-from contextlib import contextmanager
 
 import pytest
 import requests
 
-from miniastrolm.explain import ExplainPipeline, InputError, check_abstract
-from miniastrolm.http import free_port
+from miniastrolm.explain import ExplainPipeline, GenerationTimeout, InputError, check_abstract
 
-from conftest import PAPERS, atom_feed
+from conftest import PAPERS, atom_feed, serving
 from student_data import PAIRS
 
 ABSTRACT, TAUGHT = PAIRS[0]
@@ -40,6 +37,12 @@ def test_best_of_n_samples_candidates_and_picks_by_the_documented_rank(explainer
     assert result.candidates == 4 and result.params["do_sample"] is True
     again = explainer.explain(ABSTRACT, best_of=4)
     assert again.explanation == result.explanation  # seeded
+
+
+def test_a_generation_stops_at_its_deadline(explainer):
+    with pytest.raises(GenerationTimeout, match="longer than 0.001 s"):
+        explainer.explain(ABSTRACT, best_of=8, timeout_seconds=0.001)
+    assert explainer.explain(ABSTRACT, timeout_seconds=60).explanation == TAUGHT
 
 
 def test_stream_yields_the_greedy_explanation(explainer):
@@ -86,32 +89,6 @@ def test_cli_explains_text_and_a_file_keeping_bad_lines_as_errors(tiny_student, 
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert rows[0]["explanation"] == PAIRS[1][1]
     assert rows[1]["error"].startswith(f"{source}:2:") and "empty" in rows[2]["error"]
-
-
-@contextmanager
-def serving(explainer, **options):
-    """`miniastrolm serve`'s app under a real uvicorn server on 127.0.0.1; yields its URL once it answers."""
-    import uvicorn
-
-    from miniastrolm.serve import create_app
-
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(explainer, **options), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            requests.get(url + "/health", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    try:
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +152,8 @@ def test_ctranslate2_engine_matches_the_reference_on_the_student(tiny_student):
     for abstract, taught in PAIRS[:3]:
         assert fast.explain(abstract).explanation == taught  # greedy, int8: same text as the fp32 pipeline
     assert "".join(fast.stream(ABSTRACT)).strip() == TAUGHT
+    with pytest.raises(GenerationTimeout):
+        fast.explain(ABSTRACT, best_of=4, timeout_seconds=0.001)
     assert (model_dir / "ctranslate2-int8" / "model.bin").is_file()  # converted once, beside the model
     with pytest.raises(ValueError, match="choose transformers"):
         ExplainPipeline(str(model_dir), engine="onnx")

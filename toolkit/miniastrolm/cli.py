@@ -241,6 +241,31 @@ def serve(
                 host=host, port=port, log_level="info")
 
 
+@app.command()
+def space(
+    model: str = typer.Option("runs/quickstart/student", help="student: a model folder (copied in) or Hub id"),
+    output: str = typer.Option("runs/space", help="the Space folder to write; `python app.py` in it runs the demo"),
+    push_to_hub: str = typer.Option(None, "--push-to-hub", help="Space repo id to upload the folder to "
+                                    "(token from HF_TOKEN; HF_ENDPOINT honoured)"),
+    private: bool = typer.Option(False, help="create the Space private"),
+) -> None:
+    """Write the web demo as a Hugging Face Space (Gradio app.py, requirements.txt, README.md), and push it."""
+    import os
+    from pathlib import Path
+
+    from .hub import push_folder
+    from .space import write_space
+
+    with _stage_errors(errors=(OSError, ValueError)):
+        folder = write_space(model, Path(output))
+    console.print(f"Space written to {folder} (try it: cd {folder} && python app.py)")
+    if push_to_hub:
+        with _stage_errors(1, errors=(OSError, ValueError, RuntimeError)):
+            url = push_folder(folder, push_to_hub, repo_type="space", private=private, revision=None,
+                              token=os.environ.get("HF_TOKEN"), space_sdk="gradio")
+        console.print(f"pushed: {url}")
+
+
 @db_app.command()
 def stats(db: str = typer.Option(DEFAULT_DB, help="SQLite store")) -> None:
     """Counts of papers, skipped records, generations, and the teacher's token and cost ledger."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,15 +49,16 @@ class CTranslate2Student:
         return self.tokenizer.convert_ids_to_tokens(ids)
 
     def generate(self, abstracts: list[str], max_new_tokens: int, samples: int = 1, temperature: float = 1.0,
-                 seed: int = 0) -> list[list[str]]:
-        """For each abstract, `samples` explanations (1 = greedy)."""
+                 seed: int = 0, deadline: float | None = None) -> list[list[str]]:
+        """For each abstract, `samples` explanations (1 = greedy); decoding stops at `deadline` (time.monotonic)."""
         import ctranslate2
 
         ctranslate2.set_random_seed(seed)
         sampling = {"sampling_topk": 0, "sampling_temperature": temperature,
                     "num_hypotheses": samples} if samples > 1 else {"sampling_topk": 1}
         results = self.generator.generate_batch([self.prompt_tokens(a) for a in abstracts], max_length=max_new_tokens,
-                                                include_prompt_in_result=False, **sampling, **self.options)
+                                                include_prompt_in_result=False, **sampling, **self.options,
+                                                callback=(lambda _: time.monotonic() > deadline) if deadline else None)
         return [[self.tokenizer.decode(ids, skip_special_tokens=True).strip() for ids in result.sequences_ids]
                 for result in results]
 

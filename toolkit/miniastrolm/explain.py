@@ -26,6 +26,11 @@ from .validate import Verdict
 from .validate.format import english_share, words
 
 MAX_ABSTRACT_CHARS = 6000  # real abstracts stay under ~2,000 characters (arXiv caps them at 1,920)
+# What a person reads above the web demo (serve's page and the Space).
+INTRO = ("Paste an astro-ph abstract (or give an arXiv id) and a small model explains it in plain language. "
+         "Every explanation is checked for invented numbers, names and instruments, drift from the abstract, and "
+         "readability; the checks are listed below it. It is a small model: check important claims against the "
+         "paper.")
 
 
 class InputError(ValueError):
@@ -34,6 +39,10 @@ class InputError(ValueError):
 
 class UnknownPaper(InputError):
     """A well-formed arXiv id that neither the store nor arXiv knows."""
+
+
+class GenerationTimeout(RuntimeError):
+    """The explanation was not done by its deadline; generation stopped there (it does not run on unseen)."""
 
 
 def check_abstract(text, max_chars: int = MAX_ABSTRACT_CHARS) -> str:
@@ -134,21 +143,29 @@ class ExplainPipeline:
     def verdicts(self, abstract: str, text: str) -> list[Verdict]:
         return check_explanation(abstract, text, self.filter_config)
 
-    def explain(self, abstract: str, best_of: int | None = None, arxiv_id: str | None = None) -> Explanation:
+    def explain(self, abstract: str, best_of: int | None = None, arxiv_id: str | None = None,
+                timeout_seconds: float | None = None) -> Explanation:
+        """With `timeout_seconds`, generation stops at the deadline (waiting for the lock counts) and
+        GenerationTimeout is raised, so an abandoned request does not keep the CPU busy."""
         from transformers import set_seed
 
         abstract = check_abstract(abstract, self.max_chars)
         best_of = best_of or self.best_of
         params = self._params(best_of)
+        deadline = time.monotonic() + timeout_seconds if timeout_seconds else None
         with self._lock:
             set_seed(self.seed)
             start = time.perf_counter()
             if self.fast:
-                texts = self.fast.generate([abstract], self.max_new_tokens, best_of, self.temperature, self.seed)[0]
+                texts = self.fast.generate([abstract], self.max_new_tokens, best_of, self.temperature, self.seed,
+                                           deadline=deadline)[0]
             else:
-                replies = self.pipe([{"role": "user", "content": abstract}], **params)
+                limit = {"max_time": max(deadline - time.monotonic(), 0.0)} if deadline else {}
+                replies = self.pipe([{"role": "user", "content": abstract}], **params, **limit)
                 texts = [reply["generated_text"].strip() for reply in replies]
             latency = time.perf_counter() - start
+        if deadline and time.monotonic() > deadline:
+            raise GenerationTimeout(f"generation took longer than {timeout_seconds:g} s")
         return self._choose(abstract, texts, params | {"engine": self.engine}, latency, arxiv_id)
 
     def _choose(self, abstract: str, texts: list[str], params: dict, latency: float,
@@ -172,9 +189,10 @@ class ExplainPipeline:
     def paper(self, arxiv_id: str) -> Paper:
         return find_paper(arxiv_id, self.db, self.api_url)
 
-    def explain_arxiv_id(self, arxiv_id: str, best_of: int | None = None) -> Explanation:
+    def explain_arxiv_id(self, arxiv_id: str, best_of: int | None = None,
+                         timeout_seconds: float | None = None) -> Explanation:
         paper = self.paper(arxiv_id)
-        return self.explain(paper.abstract, best_of, arxiv_id=paper.arxiv_id)
+        return self.explain(paper.abstract, best_of, arxiv_id=paper.arxiv_id, timeout_seconds=timeout_seconds)
 
     def stream(self, abstract: str) -> Iterator[str]:
         """Yield the explanation as it is generated (greedy, one candidate); validate the joined text after."""

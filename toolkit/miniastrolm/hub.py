@@ -16,7 +16,8 @@ class RevisionExists(RuntimeError):
 
 
 def push_folder(folder: Path, repo_id: str, *, repo_type: str, private: bool, revision: str | None,
-                token: str | None, overwrite: bool = True, ignore_patterns: list[str] | None = None) -> str:
+                token: str | None, overwrite: bool = True, ignore_patterns: list[str] | None = None,
+                space_sdk: str | None = None) -> str:
     """Create the repo (and the branch) if needed, upload the folder in one commit, return the commit URL.
     With `overwrite=False`, refuse when the revision (a branch, or `main` of an existing repo) is already there."""
     from huggingface_hub import HfApi
@@ -32,7 +33,7 @@ def push_folder(folder: Path, repo_id: str, *, repo_type: str, private: bool, re
         if refs is not None and branch in {ref.name for ref in refs.branches}:
             raise RevisionExists(f"{repo_id}@{branch} already exists; pass a new revision, or allow overwriting it "
                                  f"(--overwrite_revision true)")
-    api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
+    api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True, space_sdk=space_sdk)
     if branch != "main":
         api.create_branch(repo_id, branch=branch, repo_type=repo_type, exist_ok=True)
     commit = api.upload_folder(repo_id=repo_id, folder_path=folder, repo_type=repo_type, revision=revision,

@@ -6,7 +6,7 @@ GET  /health           answers while a generation runs (generation happens in a 
 GET  /                 the web page
 
 Bad input gets a 4xx with the reason; a request larger than `max_request_bytes` gets 413; a generation
-longer than `timeout_seconds` gets 504. No stack trace ever reaches the client.
+longer than `timeout_seconds` gets 504 and stops at that deadline. No stack trace ever reaches the client.
 """
 
 from __future__ import annotations
@@ -18,22 +18,24 @@ from importlib.resources import files
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from jinja2 import Template
 
-from .explain import ExplainPipeline, InputError, UnknownPaper, verdict_dicts
+from .explain import INTRO, ExplainPipeline, GenerationTimeout, InputError, UnknownPaper, verdict_dicts
 
 MAX_BEST_OF = 8
 
 
 def create_app(explainer: ExplainPipeline, *, max_request_bytes: int = 64_000, timeout_seconds: float = 120.0):
     app = FastAPI(title="MiniAstroLM", description="Plain-language explanations of astro-ph abstracts.")
-    page = files("miniastrolm").joinpath("templates/explain.html").read_text("utf-8")
+    page = Template(files("miniastrolm").joinpath("templates/explain.html").read_text("utf-8")).render(intro=INTRO)
 
     def problem(status: int, detail: str) -> JSONResponse:
         return JSONResponse({"detail": detail}, status_code=status)
 
     def failure(error: Exception) -> JSONResponse:
-        """Unknown paper 404, other bad input 422, arXiv unreachable 502."""
-        status = 404 if isinstance(error, UnknownPaper) else 422 if isinstance(error, InputError) else 502
+        """Unknown paper 404, other bad input 422, past the deadline 504, arXiv unreachable 502."""
+        status = (404 if isinstance(error, UnknownPaper) else 422 if isinstance(error, InputError)
+                  else 504 if isinstance(error, GenerationTimeout) else 502)
         return problem(status, str(error))
 
     async def read_request(request: Request) -> dict:
@@ -72,10 +74,12 @@ def create_app(explainer: ExplainPipeline, *, max_request_bytes: int = 64_000, t
             return problem(422, f"best_of must be an integer from 1 to {MAX_BEST_OF}")
         try:
             if payload.get("arxiv_id") is not None:
-                work = run_in_threadpool(explainer.explain_arxiv_id, payload["arxiv_id"], best_of)
+                work = run_in_threadpool(explainer.explain_arxiv_id, payload["arxiv_id"], best_of,
+                                         timeout_seconds=timeout_seconds)
             else:
-                work = run_in_threadpool(explainer.explain, payload["abstract"], best_of)
-            result = await asyncio.wait_for(work, timeout_seconds)
+                work = run_in_threadpool(explainer.explain, payload["abstract"], best_of,
+                                         timeout_seconds=timeout_seconds)
+            result = await asyncio.wait_for(work, timeout_seconds)  # the generation itself stops at its deadline
         except asyncio.TimeoutError:
             return problem(504, f"generation took longer than {timeout_seconds:.0f} s")
         except (InputError, RuntimeError) as error:
