@@ -245,3 +245,32 @@ def serving(explainer, **options):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+COMMIT_URL = "https://huggingface.co/me/repo/commit/1111"
+
+
+@pytest.fixture
+def hub_calls(monkeypatch) -> list[tuple]:
+    """No Hub is reachable here: this records the calls made at the huggingface_hub boundary (HfApi) instead."""
+    import huggingface_hub
+
+    calls = []
+
+    class RecordingApi:
+        def __init__(self, token=None):
+            calls.append(("init", token))
+
+        def create_repo(self, repo_id, **kwargs):
+            calls.append(("create_repo", repo_id, kwargs))
+
+        def create_branch(self, repo_id, **kwargs):
+            calls.append(("create_branch", repo_id, kwargs))
+
+        def upload_folder(self, **kwargs):
+            calls.append(("upload_folder", kwargs))
+            return huggingface_hub.CommitInfo(commit_url=COMMIT_URL, commit_message="m", commit_description="",
+                                              oid="1" * 40)
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingApi)
+    return calls

@@ -13,6 +13,7 @@ from miniastrolm.ingest import IngestConfig, ingest
 from miniastrolm.selection import best_per_paper, selection_score
 from miniastrolm.store import Store
 
+from conftest import COMMIT_URL
 from validation_set import GOOD_FRB, GOOD_SATELLITE, GOOD_SPOTS
 
 SAMPLES = Path(__file__).parents[1] / "samples" / "illustrative_abstracts.jsonl"
@@ -111,29 +112,9 @@ def test_export_without_a_filter_run_says_what_to_do(tmp_path):
 
 
 def test_push_calls_the_hub_api_with_the_folder_branch_and_token_from_the_environment(filtered_store, tmp_path,
-                                                                                      monkeypatch):
-    """No Hub is reachable here, so this records the calls at the huggingface_hub boundary (HfApi)."""
-    import huggingface_hub
-
-    calls = []
-    COMMIT_URL = "https://huggingface.co/datasets/me/astro-explanations/commit/1111"  # noqa: N806
-
-    class RecordingApi:
-        def __init__(self, token=None):
-            calls.append(("init", token))
-
-        def create_repo(self, repo_id, **kwargs):
-            calls.append(("create_repo", repo_id, kwargs))
-
-        def create_branch(self, repo_id, **kwargs):
-            calls.append(("create_branch", repo_id, kwargs))
-
-        def upload_folder(self, **kwargs):
-            calls.append(("upload_folder", kwargs))
-            return huggingface_hub.CommitInfo(commit_url=COMMIT_URL, commit_message="m", commit_description="",
-                                              oid="1" * 40)
-
-    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingApi)
+                                                                                      monkeypatch, hub_calls):
+    """No Hub is reachable here, so this checks the calls at the huggingface_hub boundary (HfApi)."""
+    calls = hub_calls
     monkeypatch.setenv("MY_TOKEN", "hf_secret_value")
     db, _ = filtered_store
     result = export(ExportConfig(db=db, output_dir=str(tmp_path / "ds"), jsonl=str(tmp_path / "c.jsonl"),
@@ -142,7 +123,7 @@ def test_push_calls_the_hub_api_with_the_folder_branch_and_token_from_the_enviro
     assert result.pushed == COMMIT_URL
     assert calls[0] == ("init", "hf_secret_value")
     assert calls[1] == ("create_repo", "me/astro-explanations", {"repo_type": "dataset", "private": True,
-                                                                 "exist_ok": True})
+                                                                 "exist_ok": True, "space_sdk": None})
     assert calls[2] == ("create_branch", "me/astro-explanations", {"branch": "v1", "repo_type": "dataset",
                                                                    "exist_ok": True})
     upload = calls[3][1]

@@ -15,7 +15,7 @@ import yaml
 from miniastrolm.http import free_port
 from miniastrolm.space import write_space
 
-from conftest import serving
+from conftest import COMMIT_URL, serving
 from student_data import PAIRS
 
 ABSTRACT, TAUGHT = PAIRS[0]
@@ -80,6 +80,24 @@ def test_space_folder_has_the_space_layout(tiny_student, tmp_path):
     located = subprocess.run([sys.executable, "-c", "import miniastrolm; print(miniastrolm.__file__)"],
                              cwd=space, capture_output=True, text=True, check=True)
     assert Path(located.stdout.strip()).is_relative_to(space)  # the Space runs its own copy of the package
+
+
+def test_space_push_creates_a_gradio_space_with_the_token_from_the_environment(tiny_student, tmp_path, monkeypatch,
+                                                                             hub_calls):
+    """No Hub is reachable here, so this checks the calls at the huggingface_hub boundary (HfApi)."""
+    from typer.testing import CliRunner
+
+    from miniastrolm.cli import app
+
+    monkeypatch.setenv("HF_TOKEN", "hf_secret_value")
+    done = CliRunner().invoke(app, ["space", "--model", str(tiny_student[0]), "--output", str(tmp_path / "space"),
+                                    "--push-to-hub", "me/miniastrolm-demo"])
+    assert done.exit_code == 0, done.output
+    assert COMMIT_URL in done.output and "hf_secret_value" not in done.output
+    assert hub_calls[0] == ("init", "hf_secret_value")
+    assert hub_calls[1] == ("create_repo", "me/miniastrolm-demo", {"repo_type": "space", "private": False,
+                                                                   "exist_ok": True, "space_sdk": "gradio"})
+    assert hub_calls[2][1]["folder_path"] == tmp_path / "space" and hub_calls[2][1]["repo_type"] == "space"
 
 
 @pytest.mark.slow
