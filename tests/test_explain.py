@@ -47,6 +47,7 @@ def test_a_generation_stops_at_its_deadline(explainer):
 
 def test_stream_yields_the_greedy_explanation(explainer):
     assert "".join(explainer.stream(ABSTRACT)).strip() == TAUGHT
+    assert len("".join(explainer.stream(ABSTRACT, timeout_seconds=1e-6))) < len(TAUGHT)  # stopped at the deadline
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -129,7 +130,7 @@ def test_api_streams_text_then_the_checks(api):
         assert reply.status_code == 200
         messages = [json.loads(line) for line in reply.iter_lines() if line]
     assert "".join(m.get("text", "") for m in messages).strip() == TAUGHT
-    assert messages[-1]["done"] and len(messages[-1]["verdicts"]) == 6
+    assert messages[-1]["done"] and not messages[-1]["timed_out"] and len(messages[-1]["verdicts"]) == 6
 
 
 def test_health_answers_while_generations_run_and_slow_ones_time_out(explainer):
@@ -143,7 +144,10 @@ def test_health_answers_while_generations_run_and_slow_ones_time_out(explainer):
         health = requests.get(url + "/health", timeout=5)
         for worker in workers:
             worker.join()
+        streamed = requests.post(url + "/explain/stream", json={"abstract": ABSTRACT}, timeout=60)
     assert health.status_code == 200 and results == [504, 504, 504]
+    done = json.loads(streamed.text.splitlines()[-1])
+    assert streamed.status_code == 200 and done["timed_out"] is True
 
 
 def test_ctranslate2_engine_matches_the_reference_on_the_student(tiny_student):
@@ -152,6 +156,7 @@ def test_ctranslate2_engine_matches_the_reference_on_the_student(tiny_student):
     for abstract, taught in PAIRS[:3]:
         assert fast.explain(abstract).explanation == taught  # greedy, int8: same text as the fp32 pipeline
     assert "".join(fast.stream(ABSTRACT)).strip() == TAUGHT
+    assert len("".join(fast.stream(ABSTRACT, timeout_seconds=1e-6))) < len(TAUGHT)
     with pytest.raises(GenerationTimeout):
         fast.explain(ABSTRACT, best_of=4, timeout_seconds=0.001)
     assert (model_dir / "ctranslate2-int8" / "model.bin").is_file()  # converted once, beside the model

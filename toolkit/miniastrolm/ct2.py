@@ -62,11 +62,14 @@ class CTranslate2Student:
         return [[self.tokenizer.decode(ids, skip_special_tokens=True).strip() for ids in result.sequences_ids]
                 for result in results]
 
-    def stream(self, abstract: str, max_new_tokens: int) -> Iterator[str]:
+    def stream(self, abstract: str, max_new_tokens: int, deadline: float | None = None) -> Iterator[str]:
+        """Greedy tokens as text pieces, until EOS, `max_new_tokens` or `deadline` (time.monotonic)."""
         ids: list[int] = []
         shown = ""
         for step in self.generator.generate_tokens(self.prompt_tokens(abstract), max_length=max_new_tokens,
                                                    sampling_topk=1, **self.options):
+            if deadline and time.monotonic() > deadline:
+                break
             if step.is_last and step.token == self.tokenizer.eos_token:
                 break
             ids.append(step.token_id)

@@ -194,13 +194,15 @@ class ExplainPipeline:
         paper = self.paper(arxiv_id)
         return self.explain(paper.abstract, best_of, arxiv_id=paper.arxiv_id, timeout_seconds=timeout_seconds)
 
-    def stream(self, abstract: str) -> Iterator[str]:
-        """Yield the explanation as it is generated (greedy, one candidate); validate the joined text after."""
+    def stream(self, abstract: str, timeout_seconds: float | None = None) -> Iterator[str]:
+        """Yield the explanation as it is generated (greedy, one candidate); validate the joined text after.
+        With `timeout_seconds`, generation stops at that deadline (the text ends there, unfinished)."""
         from transformers import TextIteratorStreamer
 
         abstract = check_abstract(abstract, self.max_chars)
         if self.fast:
-            yield from self.fast.stream(abstract, self.max_new_tokens)
+            deadline = time.monotonic() + timeout_seconds if timeout_seconds else None
+            yield from self.fast.stream(abstract, self.max_new_tokens, deadline)
             return
         tokenizer = self.tokenizer
         inputs = tokenizer.apply_chat_template([{"role": "user", "content": abstract}], add_generation_prompt=True,
@@ -208,7 +210,8 @@ class ExplainPipeline:
         streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
         # Greedy needs no seed, so no lock: a client that goes away mid-stream must not block the others.
         worker = threading.Thread(target=self.pipe.model.generate, daemon=True, kwargs={
-            **inputs, "streamer": streamer, "max_new_tokens": self.max_new_tokens, "do_sample": False})
+            **inputs, "streamer": streamer, "max_new_tokens": self.max_new_tokens, "do_sample": False,
+            "max_time": timeout_seconds})
         worker.start()
         yield from streamer
 

@@ -1,18 +1,20 @@
 """Serve the student: a JSON API and a web page for a person, on one FastAPI app (uvicorn).
 
 POST /explain          {"abstract": ...} or {"arxiv_id": ...}, optional "best_of" -> the explanation + verdicts
-POST /explain/stream   {"abstract": ...} -> NDJSON: {"text": piece}... then {"done": true, ...verdicts}
+POST /explain/stream   {"abstract": ...} -> NDJSON: {"text": piece}... then {"done": true, "timed_out": ..., verdicts}
 GET  /health           answers while a generation runs (generation happens in a worker thread)
 GET  /                 the web page
 
 Bad input gets a 4xx with the reason; a request larger than `max_request_bytes` gets 413; a generation
-longer than `timeout_seconds` gets 504 and stops at that deadline. No stack trace ever reaches the client.
+longer than `timeout_seconds` gets 504 and stops at that deadline (a stream stops there too, with
+"timed_out": true). No stack trace ever reaches the client.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from importlib.resources import files
 
 from fastapi import FastAPI, Request
@@ -93,7 +95,8 @@ def create_app(explainer: ExplainPipeline, *, max_request_bytes: int = 64_000, t
         try:
             if payload.get("arxiv_id") is not None:
                 abstract = (await run_in_threadpool(explainer.paper, payload["arxiv_id"])).abstract
-            pieces = explainer.stream(abstract)
+            started = time.monotonic()
+            pieces = explainer.stream(abstract, timeout_seconds=timeout_seconds)
             first = await run_in_threadpool(next, pieces, "")  # validates the input before the 200 goes out
         except (InputError, RuntimeError) as error:
             return failure(error)
@@ -104,8 +107,9 @@ def create_app(explainer: ExplainPipeline, *, max_request_bytes: int = 64_000, t
             while (piece := await run_in_threadpool(next, pieces, None)) is not None:
                 text += piece
                 yield json.dumps({"text": piece}) + "\n"
+            timed_out = time.monotonic() - started > timeout_seconds
             verdicts = await run_in_threadpool(explainer.verdicts, abstract, text.strip())
-            yield json.dumps({"done": True, "passed": all(v.passed for v in verdicts),
+            yield json.dumps({"done": True, "passed": all(v.passed for v in verdicts), "timed_out": timed_out,
                               "verdicts": verdict_dicts(verdicts)}) + "\n"
 
         return StreamingResponse(lines(), media_type="application/x-ndjson")
