@@ -82,8 +82,8 @@ def create_app(explainer: ExplainPipeline, *, max_request_bytes: int = 64_000, t
                 work = run_in_threadpool(explainer.explain, payload["abstract"], best_of,
                                          timeout_seconds=timeout_seconds)
             result = await asyncio.wait_for(work, timeout_seconds)  # the generation itself stops at its deadline
-        except asyncio.TimeoutError:
-            return problem(504, f"generation took longer than {timeout_seconds:.0f} s")
+        except asyncio.TimeoutError:  # the same deadline, seen from the waiting side
+            return failure(GenerationTimeout(f"generation took longer than {timeout_seconds:g} s"))
         except (InputError, RuntimeError) as error:
             return failure(error)
         return result.to_dict()

@@ -101,10 +101,10 @@ def write_space(model: str, output: Path) -> Path:
                         ignore=shutil.ignore_patterns("checkpoint-*", "runs", "*.pt", "*.pth"))
     served = "student" if local else model
     (output / "app.py").write_text(APP.format(model=served), "utf-8")
-    requirements = [r for r in metadata.requires("miniastrolm") or [] if "extra ==" not in r]
-    requirements.append(f"gradio=={metadata.version('gradio')}")
+    gradio = metadata.version("gradio")
+    requirements = [r for r in metadata.requires("miniastrolm") or [] if "extra ==" not in r] + [f"gradio=={gradio}"]
     (output / "requirements.txt").write_text("\n".join(requirements) + "\n", "utf-8")
     models = "" if local else f"models:\n- {model}\n"
     (output / "README.md").write_text(
-        CARD.format(gradio=metadata.version("gradio"), models=models, intro=INTRO, model=served), "utf-8")
+        CARD.format(gradio=gradio, models=models, intro=INTRO, model=served), "utf-8")
     return output
