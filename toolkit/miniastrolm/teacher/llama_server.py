@@ -20,7 +20,7 @@ def llama_cpp_server(model_path: str | Path, threads: int = 2, n_ctx: int = 4096
                      start_timeout: float = 120.0) -> Iterator[str]:
     """Yield the server's base URL (http://127.0.0.1:PORT); the server stops when the block ends.
 
-    llama.cpp defaults to one thread: both generation and prompt threads are set (MEASURED.md pitfall 3).
+    llama.cpp's server defaults to `--n_threads 1`: generation and prompt threads are both set.
     The server process does not inherit HF_HUB_OFFLINE, which has no meaning for it.
     """
     port = free_port()

@@ -162,7 +162,7 @@ class LlamaCppEngine:
         for job, out in zip(jobs, outputs, strict=True):
             text = self.engine.text(out.tokens).strip()
             results.append(Result(job, output=text, finish_reason=out.finish_reason, prompt_tokens=out.prompt_tokens,
-                                  completion_tokens=len(out.tokens) + (out.finish_reason == "stop"),
+                                  completion_tokens=len(out.tokens),  # no end token, as llama.cpp counts
                                   latency_ms=latency_ms, error=output_problem(text, out.finish_reason)))
         return results
 
