@@ -8,6 +8,7 @@ from miniastrolm.ingest import IngestConfig, ingest
 from miniastrolm.label import LabelConfig, label
 from miniastrolm.prompts import Prompt
 from miniastrolm.store import Store
+from miniastrolm.teacher import DecodingParams
 
 from conftest import PAPERS, kaggle_line
 
@@ -29,7 +30,8 @@ def test_batched_greedy_matches_one_at_a_time(tmp_path):
         chats = [prompt.messages(store.paper(p["id"])) for p in PAPERS[:3]]
 
     engine = LlamaBatchedEngine(smollm2_gguf(), max_sequences=4)
-    batched = engine.generate([engine.prompt_tokens(chat) for chat in chats], 24, 0.0, 1.0, [0, 1, 2])
+    batched = engine.generate([engine.prompt_tokens(chat) for chat in chats],
+                              DecodingParams(max_new_tokens=24, temperature=0.0, top_p=1.0), [0, 1, 2])
     reference = Llama(model_path=str(smollm2_gguf()), n_ctx=2048, n_threads=2, verbose=False)
     for chat, out in zip(chats, batched, strict=True):
         expected = reference.create_chat_completion(chat, max_tokens=24, temperature=0.0)

@@ -86,19 +86,42 @@ def ingest(ctx: typer.Context) -> None:
 
 @app.command(context_settings=STAGE_VERB)
 def filter(ctx: typer.Context) -> None:  # noqa: A001 - the verb's name
-    """Run the validators (format, on-task, copying, readability, faithfulness, similarity, near-duplicates)."""
-    from .filter import FilterConfig, run_filter
+    """Run every validator on the stored labels."""
+    from .filter import VALIDATORS, FilterConfig, run_filter
 
-    config = _config(FilterConfig, ctx, filter.__doc__ + " One verdict per validator per generation is stored "
-                     "with its reasons; a markdown report counts rejections per reason and pass rates per category.")
+    config = _config(FilterConfig, ctx, filter.__doc__ + f" Validators: {', '.join(VALIDATORS)}. One verdict per "
+                     "validator per generation is stored with its reasons; a markdown report counts rejections per "
+                     "reason and pass rates per category.")
     report = run_filter(config)
-    table = Table(title=f"filter {report.filter}: {report.passed} of {report.generations} pass")
+    _reason_table(f"filter {report.filter}: {report.passed} of {report.generations} pass", report.reasons)
+    console.print(f"report written to {config.report}")
+
+
+def _reason_table(title: str, reasons) -> None:
+    table = Table(title=title)
     table.add_column("rejection reason")
-    table.add_column("generations", justify="right")
-    for reason, count in report.reasons.most_common():
+    table.add_column("explanations", justify="right")
+    for reason, count in reasons.most_common():
         table.add_row(reason, str(count))
     console.print(table)
-    console.print(f"report written to {config.report}")
+
+
+@app.command(context_settings=STAGE_VERB)
+def check(ctx: typer.Context) -> None:
+    """Validate explanations from any source (JSONL in, one verdict line per input line out)."""
+    from .check import CheckConfig, check_file
+    from .filter import VALIDATORS
+
+    config = _config(CheckConfig, ctx, check.__doc__ + f" Validators: {', '.join(VALIDATORS)}, with the filter's "
+                     "thresholds (--filter_recipe). Input lines: {\"abstract\": ..., "
+                     "\"explanation\": ..., \"title\": optional} or arxiv_id instead of abstract (with --db).")
+    if not config.input or not config.output:
+        console.print("[red]error:[/red] give --input FILE.jsonl and --output OUT.jsonl")
+        raise typer.Exit(2)
+    with _stage_errors():
+        summary = check_file(config)
+    _reason_table(f"check: {summary.passed} of {summary.checked} pass, {summary.errors} bad lines", summary.reasons)
+    console.print(f"results written to {config.output}")
 
 
 @app.command(context_settings=STAGE_VERB)

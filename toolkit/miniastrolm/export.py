@@ -21,13 +21,12 @@ import orjson
 from datasets import Dataset, Features, Value
 
 from . import __version__
-from .filter import report_from_store
+from .filter import VALIDATORS, report_from_store
 from .hub import push_folder
 from .selection import Selected, best_per_paper, filter_thresholds
 from .store import DEFAULT_DB, Store
 
 SPLITS = ("train", "validation", "test")
-VALIDATORS = ("format", "on_task", "copying", "readability", "faithfulness", "similarity", "near_duplicate")
 FEATURES = Features({
     "prompt": [{"role": Value("string"), "content": Value("string")}],
     "completion": [{"role": Value("string"), "content": Value("string")}],

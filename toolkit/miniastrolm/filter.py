@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import orjson
 from tqdm.auto import tqdm
@@ -19,8 +20,10 @@ from .selection import best_per_paper
 from .store import DEFAULT_DB, Store, utc_now
 from .validate import Verdict
 from .validate.copying import check_copying
+from .validate.degeneration import check_degeneration
 from .validate.faithfulness import check_faithfulness
 from .validate.format import check_format
+from .validate.grounding import check_grounding
 from .validate.near_duplicates import near_duplicates
 from .validate.on_task import check_on_task
 from .validate.readability import check_readability
@@ -28,9 +31,9 @@ from .validate.similarity import similarities, similarity_verdict
 
 
 @dataclass
-class FilterConfig:
-    db: str = field(default=DEFAULT_DB, metadata={"help": "SQLite store"})
-    batch: int | None = field(default=None, metadata={"help": "labelling batch id to filter (default: all)"})
+class Thresholds:
+    """Every validator's threshold: one definition for `filter`, `check` and `explain`."""
+
     min_words: int = field(default=100, metadata={"help": "format: fewest words"})
     max_words: int = field(default=240, metadata={"help": "format: most words"})
     min_english_share: float = field(default=0.1, metadata={"help": "format: share of common English words"})
@@ -42,21 +45,38 @@ class FilterConfig:
         "help": "readability: highest Dale-Chall score (our plain explanations score ~9.3-9.6, abstracts ~11+)"})
     min_similarity: float = field(default=0.55, metadata={
         "help": "similarity: lowest MiniLM cosine to the abstract (on-topic ~0.69-0.95, another paper's ~0.48)"})
+    loop_ngram: int = field(default=4, metadata={"help": "degeneration: n of the word n-grams counted for loops"})
+    max_ngram_repeats: int = field(default=2, metadata={
+        "help": "degeneration: most times one word n-gram may occur (more is a loop)"})
+    min_distinct_bigrams: float = field(default=0.8, metadata={
+        "help": "degeneration: lowest share of distinct word pairs (rambling repeats itself)"})
     near_duplicate_jaccard: float = field(
         default=0.8, metadata={"help": "near_duplicate: estimated Jaccard (5-gram shingles) that flags two papers' "
                                        "explanations as the same text"})
-    report: str = field(default="filter_report.md", metadata={"help": "markdown report path"})
 
     def thresholds(self) -> dict:
-        return {key: value for key, value in asdict(self).items() if key not in ("db", "batch", "report")}
+        return {key: getattr(self, key) for key in Thresholds.__dataclass_fields__}
 
     def name(self) -> str:
         return hashlib.sha256(orjson.dumps(self.thresholds(), option=orjson.OPT_SORT_KEYS)).hexdigest()[:12]
 
 
-def validate(abstract: str, explanation: str, config: FilterConfig) -> list[Verdict]:
+@dataclass
+class FilterConfig(Thresholds):
+    db: str = field(default=DEFAULT_DB, metadata={"help": "SQLite store"})
+    batch: int | None = field(default=None, metadata={"help": "labelling batch id to filter (default: all)"})
+    report: str = field(default="filter_report.md", metadata={"help": "markdown report path"})
+
+
+# Every validator, in the order verdicts are listed: the per-item ones (`validate`), then MiniLM similarity
+# (batched over the set) and near-duplicates (across the set). Export's score columns come from this list.
+VALIDATORS = ("format", "on_task", "copying", "readability", "faithfulness", "degeneration", "grounding",
+              "similarity", "near_duplicate")
+
+
+def validate(abstract: str, explanation: str, config: Thresholds, title: str = "") -> list[Verdict]:
     """The per-explanation validators that need no model; similarity (MiniLM, batched) and near-duplicates
-    (across papers) are run by `run_filter` over the whole set."""
+    (across papers) are added by `judge` over the whole set."""
     return [
         check_format(abstract, explanation, min_words=config.min_words, max_words=config.max_words,
                      min_english_share=config.min_english_share),
@@ -65,14 +85,41 @@ def validate(abstract: str, explanation: str, config: FilterConfig) -> list[Verd
         check_readability(abstract, explanation, max_grade=config.max_grade, min_grade=config.min_grade,
                           max_dale_chall=config.max_dale_chall),
         check_faithfulness(abstract, explanation),
+        check_degeneration(abstract, explanation, loop_ngram=config.loop_ngram,
+                           max_ngram_repeats=config.max_ngram_repeats,
+                           min_distinct_bigrams=config.min_distinct_bigrams),
+        check_grounding(abstract, explanation, title),
     ]
 
 
-def check_explanation(abstract: str, explanation: str, config: FilterConfig) -> list[Verdict]:
-    """Every per-explanation validator, MiniLM similarity included: for one explanation at a time (the student's
-    own output); `run_filter` batches the similarity over the whole set instead."""
-    return [*validate(abstract, explanation, config),
-            similarity_verdict(similarities([abstract], [explanation])[0], config.min_similarity)]
+class Item(NamedTuple):
+    """One explanation to judge; `key` names it in the result, `paper` groups near-duplicates."""
+
+    key: int
+    paper: str
+    abstract: str
+    explanation: str
+    title: str = ""
+
+
+def judge(items: list[Item], config: Thresholds, progress: bool = False) -> dict[int, list[Verdict]]:
+    """Every validator (`VALIDATORS`) on every item: what `filter`, `check` and `explain` all run."""
+    scores = similarities([item.abstract for item in items], [item.explanation for item in items]) if items else []
+    duplicates = near_duplicates([(item.key, item.paper, item.explanation) for item in items],
+                                 threshold=config.near_duplicate_jaccard)
+    judged = {}
+    bar = tqdm(zip(items, scores, strict=True), total=len(items), desc="validate", disable=None if progress else True)
+    for item, score in bar:
+        duplicate = duplicates.get(item.key)
+        judged[item.key] = [*validate(item.abstract, item.explanation, config, item.title),
+                            similarity_verdict(score, config.min_similarity),
+                            Verdict("near_duplicate", duplicate is None, None, (duplicate,) if duplicate else ())]
+    return judged
+
+
+def check_explanation(abstract: str, explanation: str, config: Thresholds, title: str = "") -> list[Verdict]:
+    """Every validator on one explanation (the student's own output)."""
+    return judge([Item(0, "", abstract, explanation, title)], config)[0]
 
 
 @dataclass
@@ -119,21 +166,14 @@ def report_from_store(store: Store, name: str, batch: int | None = None) -> Filt
 def run_filter(config: FilterConfig, progress: bool = True) -> FilterReport:
     name = config.name()
     with Store(config.db) as store:
-        query = ("SELECT g.id, p.abstract, g.output, g.paper FROM generations g "
+        query = ("SELECT g.id, g.paper, p.abstract, g.output, p.title FROM generations g "
                  "JOIN papers p ON p.arxiv_id = g.paper WHERE g.status = 'ok'")
         rows = store.db.execute(query + (" AND g.batch = ?" if config.batch else "") + " ORDER BY g.id",
                                 (config.batch,) if config.batch else ()).fetchall()
         now = utc_now()
         store.db.execute("INSERT OR IGNORE INTO filters (name, thresholds, created_at) VALUES (?, ?, ?)",
                          (name, orjson.dumps(config.thresholds()).decode(), now))
-        scores = similarities([row[1] for row in rows], [row[2] for row in rows]) if rows else []
-        duplicates = near_duplicates([(row[0], row[3], row[2]) for row in rows],
-                                     threshold=config.near_duplicate_jaccard)
-        bar = tqdm(zip(rows, scores, strict=True), total=len(rows), desc="filter", disable=None if progress else True)
-        for (generation, abstract, output, _), score in bar:
-            duplicate = duplicates.get(generation)
-            verdicts = [*validate(abstract, output, config), similarity_verdict(score, config.min_similarity),
-                        Verdict("near_duplicate", duplicate is None, None, (duplicate,) if duplicate else ())]
+        for generation, verdicts in judge([Item(*row) for row in rows], config, progress).items():
             store.db.executemany(
                 "INSERT INTO verdicts (generation, filter, validator, passed, score, reasons, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(generation, filter, validator) DO UPDATE SET "

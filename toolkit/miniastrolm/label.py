@@ -41,6 +41,11 @@ class LabelConfig:
     max_new_tokens: int = field(default=320, metadata={"help": "per explanation (200 words is ~270 tokens)"})
     temperature: float = field(default=0.7, metadata={"help": "0 = greedy"})
     top_p: float = field(default=0.95)
+    repetition_penalty: float = field(default=1.0, metadata={
+        "help": "> 1 penalises tokens already generated (llama.cpp last 64 tokens / transformers; endpoint: sent "
+                "as repetition_penalty, which TGI, vLLM and llama.cpp servers read)"})
+    stop: list[str] = field(default_factory=list, metadata={
+        "help": "stop strings: the explanation ends at the first one (e.g. a blank line for one paragraph)"})
     seed: int = field(default=1234, metadata={"help": "sample i of a paper uses seed + i"})
     category_prefix: str = field(default="astro-ph", metadata={"help": "papers whose primary category starts so"})
     date_from: str | None = field(default=None, metadata={"help": "papers published on or after (YYYY-MM-DD)"})
@@ -68,7 +73,8 @@ class LabelConfig:
     price_output_per_mtok: float | None = field(default=None, metadata={"help": "USD per million completion tokens"})
 
     def params(self) -> DecodingParams:
-        return DecodingParams(self.max_new_tokens, self.temperature, self.top_p, self.seed)
+        return DecodingParams(self.max_new_tokens, self.temperature, self.top_p, self.seed, self.repetition_penalty,
+                              tuple(self.stop))
 
     def backend_settings(self) -> BackendSettings:
         return BackendSettings(

@@ -191,6 +191,15 @@ class Store:
             self.db.execute(f"INSERT INTO generations ({columns}) VALUES ({', '.join('?' * len(row))})",
                             tuple(row.values()))
 
+    def batch_outputs(self, batch_id: int) -> list[dict]:
+        """Every generation of a batch (ok or failed) with its paper, in paper and sample order."""
+        cursor = self.db.execute(
+            "SELECT id AS generation, paper AS arxiv_id, sample, status, output, finish_reason, prompt_tokens, "
+            "completion_tokens, latency_ms, error FROM generations WHERE batch = ? ORDER BY paper, sample, id",
+            (batch_id,))
+        columns = [column[0] for column in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor]
+
     def token_ledger(self) -> list[tuple]:
         """Per model: calls, ok, prompt and completion tokens, and the cost estimate where prices are set."""
         return self.db.execute(

@@ -42,10 +42,20 @@ class DecodingParams:
     temperature: float = 0.7
     top_p: float = 0.95
     seed: int = 0
+    repetition_penalty: float = 1.0  # > 1 makes recently generated tokens less likely (loops are the small teacher's
+    stop: tuple[str, ...] = ()       # failure); generation ends at the first stop string, which is not kept
 
     def as_dict(self) -> dict:
+        """The settings that shape outputs; the newer ones only when set, so older batch names still hold."""
         return {"max_new_tokens": self.max_new_tokens, "temperature": self.temperature, "top_p": self.top_p,
-                "seed": self.seed}
+                "seed": self.seed, **({"repetition_penalty": self.repetition_penalty}
+                                      if self.repetition_penalty != 1.0 else {}),
+                **({"stop": list(self.stop)} if self.stop else {})}
+
+    def cut_at_stop(self, text: str) -> tuple[str, bool]:
+        """(text up to the first stop string, whether one was found)."""
+        positions = [i for i in (text.find(stop) for stop in self.stop) if i >= 0]
+        return (text[:min(positions)], True) if positions else (text, False)
 
 
 class Teacher(Protocol):

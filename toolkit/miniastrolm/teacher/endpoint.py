@@ -85,7 +85,9 @@ class EndpointTeacher:
                     response = await client.chat_completion(
                         job.messages, model=self.model if self.settings.base_url else None,
                         max_tokens=params.max_new_tokens, temperature=params.temperature, top_p=params.top_p,
-                        seed=job.seed)
+                        seed=job.seed, stop=list(params.stop) or None,
+                        extra_body={"repetition_penalty": params.repetition_penalty}
+                        if params.repetition_penalty != 1.0 else None)
         except Exception as error:  # every failure becomes a stored, failed generation
             return Result(job, latency_ms=(time.perf_counter() - started) * 1000,
                           error=redact(describe(error), self._token))

@@ -17,7 +17,11 @@ from llama_cpp import llama_cpp as C
 from llama_cpp._utils import suppress_stdout_stderr
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
+from . import DecodingParams
+
 PREFILL_CHUNK = 512
+REPETITION_WINDOW = 64  # llama.cpp's default penalty_last_n
+STOP_LOOKBACK = 8  # tokens decoded to look for a stop string after each new token
 
 
 @dataclass
@@ -62,8 +66,11 @@ class LlamaBatchedEngine:
     def text(self, tokens: list[int]) -> str:
         return self.model.detokenize(tokens).decode("utf-8", errors="replace")
 
-    def _sampler(self, temperature: float, top_p: float, seed: int) -> _internals.LlamaSampler:
+    def _sampler(self, params: DecodingParams, seed: int) -> _internals.LlamaSampler:
+        temperature, top_p = params.temperature, params.top_p
         sampler = _internals.LlamaSampler()
+        if params.repetition_penalty != 1.0:
+            sampler.add_penalties(REPETITION_WINDOW, params.repetition_penalty, 0.0, 0.0)
         if temperature <= 0:
             sampler.add_greedy()
         else:
@@ -81,12 +88,13 @@ class LlamaBatchedEngine:
             batch.seq_id[i][0], batch.logits[i] = sequence, logits
         self.context.decode(self.batch)
 
-    def generate(self, prompts: list[list[int]], max_new_tokens: int, temperature: float, top_p: float,
-                 seeds: list[int]) -> list[Generated]:
+    def generate(self, prompts: list[list[int]], params: DecodingParams, seeds: list[int]) -> list[Generated]:
+        """Tokens per prompt; a sequence ends at an end-of-generation token ("stop"), a stop string ("stop", the
+        tokens from the one holding the stop string on are dropped) or `params.max_new_tokens` ("length")."""
         if len(prompts) > self.max_sequences:
             raise ValueError(f"{len(prompts)} prompts, more than max_sequences={self.max_sequences}")
         self.context.kv_cache_clear()
-        samplers = [self._sampler(temperature, top_p, seed) for seed in seeds]
+        samplers = [self._sampler(params, seed) for seed in seeds]
         generated: list[list[int]] = [[] for _ in prompts]
         finish: list[str | None] = [None] * len(prompts)
         position = [len(prompt) for prompt in prompts]
@@ -97,7 +105,11 @@ class LlamaBatchedEngine:
                 finish[sequence] = "stop"
                 return
             generated[sequence].append(token)
-            if len(generated[sequence]) >= max_new_tokens:
+            if params.stop and params.cut_at_stop(self.text(generated[sequence][-STOP_LOOKBACK:]))[1]:
+                while params.cut_at_stop(self.text(generated[sequence]))[1]:
+                    generated[sequence].pop()
+                finish[sequence] = "stop"
+            elif len(generated[sequence]) >= params.max_new_tokens:
                 finish[sequence] = "length"
 
         entries = [(s, token, i, i == len(prompt) - 1) for s, prompt in enumerate(prompts)

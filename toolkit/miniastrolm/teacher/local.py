@@ -127,6 +127,8 @@ class TransformersEngine:
                 **inputs, max_new_tokens=params.max_new_tokens, do_sample=params.temperature > 0,
                 temperature=params.temperature if params.temperature > 0 else None,
                 top_p=params.top_p if params.temperature > 0 else None,
+                repetition_penalty=params.repetition_penalty if params.repetition_penalty != 1.0 else None,
+                stop_strings=list(params.stop) or None, tokenizer=self.tokenizer,
                 pad_token_id=self.tokenizer.pad_token_id)
         latency_ms = (time.perf_counter() - started) * 1000
         new_tokens = output[:, inputs["input_ids"].shape[1]:]
@@ -135,8 +137,9 @@ class TransformersEngine:
         for job, row, mask in zip(jobs, new_tokens.tolist(), inputs["attention_mask"], strict=True):
             stopped = eos in row
             generated = row[:row.index(eos) + 1] if stopped else row
-            text = self.tokenizer.decode(generated, skip_special_tokens=True).strip()
-            finish = "stop" if stopped else "length"
+            text, at_stop = params.cut_at_stop(self.tokenizer.decode(generated, skip_special_tokens=True))
+            text = text.strip()
+            finish = "stop" if stopped or at_stop else "length"
             results.append(Result(job, output=text, finish_reason=finish, prompt_tokens=int(mask.sum()),
                                   completion_tokens=len(generated), latency_ms=latency_ms,
                                   error=output_problem(text, finish)))
@@ -155,8 +158,7 @@ class LlamaCppEngine:
     def generate_batch(self, jobs: list[Job], params: DecodingParams) -> list[Result]:
         prompts = [self.engine.prompt_tokens(job.messages) for job in jobs]
         started = time.perf_counter()
-        outputs = self.engine.generate(prompts, params.max_new_tokens, params.temperature, params.top_p,
-                                       [job.seed for job in jobs])
+        outputs = self.engine.generate(prompts, params, [job.seed for job in jobs])
         latency_ms = (time.perf_counter() - started) * 1000
         results = []
         for job, out in zip(jobs, outputs, strict=True):

@@ -17,7 +17,8 @@ _AI_TALK = re.compile(
 # Phrases of the teacher prompt (prompts/explain) that an explanation has no reason to contain.
 _PROMPT_ECHO = re.compile(
     r"curious adult|no science background|120 (?:to|-) ?200 words|plain prose|these rules|"
-    r"write only the explanation|here is the abstract|material to explain|^\s*(?:abstract|rules|explanation)\s*:",
+    r"write only the explanation|here is the abstract|material to explain|retell this|in plain words|"
+    r"four to six short sentences|^\s*(?:abstract|rules|explanation)\s*:",
     re.IGNORECASE | re.MULTILINE)
 _INJECTION_CUE = re.compile(
     r"\b(?:ignore (?:all |any |the )?(?:previous|prior|above|earlier)? ?instructions|disregard (?:the|all|any)|"

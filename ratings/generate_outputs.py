@@ -1,0 +1,85 @@
+"""Write real explanations of dev abstracts from several setups, for blind rating (docs/rating.md).
+
+    python ratings/generate_outputs.py --papers 70 --setup baseline=recipes/label/quickstart.yaml:--samples=1 \
+        --setup retell=recipes/label/retell.yaml:--samples=1 [--student runs/quickstart/student]
+
+Each teacher setup is a label recipe (plus overrides) run on the same papers of the dev corpus
+(../shared/data, ingested into runs/rated/store.db); resumable, since labelling is. The student (a trained
+folder) explains the same papers one at a time. Outputs land in runs/rated/outputs/<setup>.jsonl, one line per
+explanation, with the tokens and seconds it cost. Abstracts stay out of these files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import orjson
+
+from miniastrolm.config import parse_config
+from miniastrolm.ingest import IngestConfig, ingest
+from miniastrolm.label import LabelConfig, label
+from miniastrolm.store import Store
+
+DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "astro-ph-dev.jsonl"
+
+
+def run_teacher(name: str, recipe: str, overrides: list[str], db: str, papers: int, out: Path) -> list[str]:
+    config = parse_config(LabelConfig, ["--config", recipe, "--db", db, "--limit", str(papers),
+                                        "--skip_labelled_elsewhere", "false", *overrides], prog=name)
+    report = label(config)
+    with Store(db) as store:
+        rows = store.batch_outputs(report.batch_id)
+    with open(out / f"{name}.jsonl", "wb") as file:
+        for row in rows:
+            if row["status"] == "ok":
+                file.write(orjson.dumps({"source": name, "explanation": row.pop("output"), **row}) + b"\n")
+    return sorted({row["arxiv_id"] for row in rows})
+
+
+def run_student(folder: str, arxiv_ids: list[str], db: str, out: Path) -> None:
+    from miniastrolm.explain import ExplainPipeline
+
+    explainer = ExplainPipeline(folder, best_of=1, db=db)
+    done = {orjson.loads(line)["arxiv_id"] for line in (out / "student.jsonl").read_bytes().splitlines()} \
+        if (out / "student.jsonl").exists() else set()
+    with open(out / "student.jsonl", "ab") as file:  # appended one by one: an interrupted run resumes
+        for arxiv_id in arxiv_ids:
+            if arxiv_id in done:
+                continue
+            started = time.perf_counter()
+            result = explainer.explain_arxiv_id(arxiv_id)
+            file.write(orjson.dumps({"source": "student", "arxiv_id": arxiv_id, "explanation": result.explanation,
+                                     "seconds": round(time.perf_counter() - started, 2),
+                                     "completion_tokens": result.new_tokens}) + b"\n")
+            file.flush()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--papers", type=int, default=70, help="dev papers, balanced over sub-categories")
+    parser.add_argument("--setup", action="append", default=[],
+                        help="name=recipe.yaml[:--key=value:...] a teacher setup (label recipe + overrides)")
+    parser.add_argument("--student", help="a trained student folder to explain the same papers")
+    parser.add_argument("--workdir", default="runs/rated")
+    parser.add_argument("--dev", default=str(DEV), help="the dev corpus (Kaggle-schema JSONL)")
+    args = parser.parse_args()
+    out = Path(args.workdir) / "outputs"
+    out.mkdir(parents=True, exist_ok=True)
+    db = str(Path(args.workdir) / "store.db")
+    ingest(IngestConfig(path=args.dev, db=db), progress=False)
+    arxiv_ids: list[str] = []
+    for setup in args.setup:
+        name, spec = setup.split("=", 1)
+        recipe, *overrides = spec.split(":")
+        overrides = [part for override in overrides for part in override.split("=", 1)]
+        arxiv_ids = run_teacher(name, recipe, overrides, db, args.papers, out)
+        print(f"{name}: {len(arxiv_ids)} papers -> {out / name}.jsonl", flush=True)
+    if args.student:
+        run_student(args.student, arxiv_ids, db, out)
+        print(f"student: -> {out / 'student.jsonl'}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Degeneration: the ways a small model's text stops being an explanation even when each fact is right --
+loops (a sentence said twice, a phrase going round), low variety of wording, made-up words, and talk about
+"the abstract" instead of the research. Each was common in rated real output (ratings/rated.jsonl)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from functools import lru_cache
+
+from ..text import plain_text
+from . import Verdict
+from .format import words
+
+_SENTENCES = re.compile(r"(?<=[.!?])[\"'”’)]*\s+")
+# Talk about the source text or the task instead of about the research.
+_META = re.compile(r"\b(?:this|the|that|above|given) (?:abstract|text|passage|excerpt)\b", re.IGNORECASE)
+# Astronomy words that general word lists rate as (nearly) unseen; more come from the abstract itself.
+ASTRO_WORDS = frozenset(
+    "kilonova kilonovae astrochemistry exomoon exomoons exocomet exocomets hypervelocity circumbinary "
+    "circumstellar circumplanetary protostar protostars protostellar planetesimal planetesimals exozodiacal "
+    "magnetosphere magnetospheres photoevaporation spectropolarimetry spectropolarimetric astrometry "
+    "astrometric asteroseismology asteroseismic interferometry radiometer bolometer microlensing "
+    "nucleosynthesis reionization reionisation nanohertz millisecond submillimeter submillimetre".split())
+
+
+def sentences(text: str) -> list[str]:
+    return [sentence.strip() for sentence in _SENTENCES.split(text.strip()) if sentence.strip()]
+
+
+def _norm(sentence: str) -> str:
+    return " ".join(word.lower() for word in words(sentence))
+
+
+@lru_cache(maxsize=1)
+def _zipf():
+    from wordfreq import zipf_frequency
+
+    return lambda word: zipf_frequency(word, "en")
+
+
+def _stems(word: str) -> set[str]:
+    word = word.lower()
+    return {word, *(word[:-len(end)] for end in ("s", "es", "ed", "ing", "ly", "al") if word.endswith(end))}
+
+
+def made_up_words(abstract: str, explanation: str) -> list[str]:
+    """Words no English word list knows, that the abstract does not use either (hyphen parts checked alone)."""
+    known = {stem for word in words(plain_text(abstract)) for stem in _stems(word)} | ASTRO_WORDS
+    zipf = _zipf()
+    found = []
+    for word in words(explanation):
+        if len(word) < 5 or any(character.isupper() for character in word[1:]):
+            continue  # short words and acronyms are the grounding check's business
+        if _stems(word) & known or zipf(word.lower()) > 0:
+            continue
+        found.append(word)
+    return list(dict.fromkeys(found))
+
+
+def check_degeneration(abstract: str, explanation: str, *, loop_ngram: int = 4, max_ngram_repeats: int = 2,
+                       min_distinct_bigrams: float = 0.8) -> Verdict:
+    """Score = share of distinct word bigrams (1.0 = no bigram said twice)."""
+    reasons = []
+    seen = Counter(_norm(sentence) for sentence in sentences(explanation))
+    reasons += [f"repeated_sentence: {sentence[:50]!r} x{count}" for sentence, count in seen.items()
+                if count > 1 and len(sentence.split()) >= 3]
+    tokens = [word.lower() for word in words(explanation)]
+    grams = Counter(tuple(tokens[i:i + loop_ngram]) for i in range(len(tokens) - loop_ngram + 1))
+    looping = [(" ".join(gram), count) for gram, count in grams.most_common(3) if count > max_ngram_repeats]
+    reasons += [f"loop: {gram!r} x{count}" for gram, count in looping]
+    bigrams = list(zip(tokens, tokens[1:], strict=False))
+    distinct = len(set(bigrams)) / len(bigrams) if bigrams else 1.0
+    if distinct < min_distinct_bigrams:
+        reasons.append(f"low_variety: {distinct:.0%} distinct word pairs < {min_distinct_bigrams:.0%}")
+    reasons += [f"made_up_word: {word}" for word in made_up_words(abstract, explanation)]
+    if match := _META.search(explanation):
+        reasons.append(f"meta_talk: {match[0]!r}")
+    return Verdict("degeneration", not reasons, round(distinct, 4), tuple(reasons))
