@@ -6,10 +6,12 @@ output of that length; the verdicts themselves are not the point here. Measured 
 
   per validator: explanations/s of format, on_task, copying, readability, faithfulness (one at a time),
                  similarity (MiniLM, batched; model load timed separately) and near_duplicate (MinHash LSH);
-  total:         `run_filter` end to end over a SQLite store holding the generations (embedding model load,
-                 every validator, and the verdict writes included).
+  total:         `run_filter` end to end over a SQLite store holding the generations (store reads, every
+                 validator and the verdict writes included; the MiniLM model is already loaded in this process
+                 by then, so its load is not in the total: it is timed and printed on its own line).
 
-Target: the whole filter >= 50 explanations/s.
+No ratio and no target: the old 50/s filter target is retired (the filter is ~50x faster than the teacher it
+checks), so the figures are reported as they are, with no same-run baseline to divide by.
 
     python benchmarks/bench_filter.py [--count 2000] [--corpus PATH]
 """
@@ -126,13 +128,14 @@ def main() -> None:
     print(f"{'(MiniLM load)':<16}{'':>16}{load_seconds:10.2f}")
     summed = sum(seconds.values()) + load_seconds
     print(f"{'sum of the above':<16}{rate(n, summed):>16}{summed:10.2f}")
-    print(f"{'run_filter total':<16}{rate(n, total):>16}{total:10.2f}   (store reads + verdict writes included; "
-          f"{report.passed} passed)")
-    print(f"\ntarget: whole filter >= 50 explanations/s -> {n / total:.1f}/s: "
-          f"{'MET' if n / total >= 50 else 'NOT met'}")
+    without_minilm = sum(spent for name, spent in seconds.items() if name != "similarity")
+    print(f"{'all but MiniLM':<16}{rate(n, without_minilm):>16}{without_minilm:10.2f}")
+    print(f"{'run_filter total':<16}{rate(n, total):>16}{total:10.2f}   (store reads + verdict writes included, "
+          f"MiniLM already loaded; {report.passed} passed)")
     record("filter", "python benchmarks/bench_filter.py", f"{n:,} explanations: " + ", ".join(
-        f"{name} {n / spent:,.1f}/s" for name, spent in seconds.items()) + f"; run_filter total {n / total:.1f}/s "
-        "(ratio = total / the 50/s target)", n / total / 50, 1.0)
+        f"{name} {n / spent:,.1f}/s" for name, spent in seconds.items()) + f" (+{load_seconds:.1f} s MiniLM load); "
+        f"all validators but MiniLM together {n / without_minilm:,.1f}/s; run_filter total {n / total:.1f}/s "
+        "(MiniLM already loaded); no baseline and no target (retired)", None, None)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ measured in one run (greedy decoding, so every engine does comparable work):
       the transformers engine, batched, for comparison)
   (c) the `endpoint` backend against llama.cpp's OpenAI-compatible server, concurrency 1 and 4
 
-Generated tokens/s counts completion tokens over wall time, prompt processing included.
+Generated tokens/s counts completion tokens over wall time, prompt processing included. (a), (b) and (c) count
+them the same way: the generated tokens without the end-of-sequence token (llama.cpp's `usage`, which the local
+backend matches). (b') is transformers' count, which includes the end token of a finished sequence.
 Target: (b) >= 1.5x (a).
 
     python benchmarks/bench_label.py [--abstracts 32] [--max-new-tokens 320] [--corpus PATH]

@@ -26,10 +26,12 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} cores ({', '.join(vector) or 'no AVX2'}), Python {platform.python_version()}"
 
 
-def record(name: str, command: str, figures: str, ratio: float, target: float) -> None:
-    """One benchmark's headline: the figures as one line, and its ratio against the same-run baseline."""
+def record(name: str, command: str, figures: str, ratio: float | None, target: float | None) -> None:
+    """One benchmark's headline: the figures as one line, and its ratio against the same-run baseline (None
+    for a benchmark with no baseline and no target: nothing is divided by a constant to look like a ratio)."""
     FOLDER.mkdir(exist_ok=True)
     (FOLDER / f"{name}.json").write_text(json.dumps({
-        "name": name, "command": command, "figures": figures, "ratio": round(ratio, 3), "target": target,
-        "met": ratio >= target, "when": datetime.now(timezone.utc).isoformat(timespec="minutes"),
+        "name": name, "command": command, "figures": figures, "ratio": None if ratio is None else round(ratio, 3),
+        "target": target, "met": None if ratio is None or target is None else ratio >= target,
+        "when": datetime.now(timezone.utc).isoformat(timespec="minutes"),
         "machine": machine()}, indent=1), encoding="utf-8")
