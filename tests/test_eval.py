@@ -2,10 +2,16 @@
 tiny trained student (the conftest fixture)."""
 
 import json
+import sqlite3
+from collections import Counter
 
 import pytest
 
-from miniastrolm.evaluation import EvalConfig, evaluate, factuality, lead3, readability, rouge, verdict
+from miniastrolm.evaluation import EvalConfig, evaluate, factuality, lead3, readability, rouge, teacher_outputs, verdict
+from miniastrolm.ingest import IngestConfig, ingest
+from miniastrolm.label import LabelConfig, label
+
+from conftest import PAPERS, kaggle_line
 
 
 def test_rouge_matches_hand_counts():
@@ -44,18 +50,21 @@ def test_verdict_names_the_best_system_and_the_students_value():
     assert "inside: teacher" in verdict("fkgl", {"student": 14.0, "teacher": 8.0})
 
 
-def test_report_metrics_and_plots_for_a_tiny_student(tiny_student, tmp_path):
+def test_report_metrics_and_plots_for_a_tiny_student(tiny_student, tiny_chat_model, tmp_path):
     model_dir, dataset = tiny_student
+    # base: an untrained model (random weights), so it is a different system from the student
     config = EvalConfig(dataset=str(dataset), split="train", db=str(tmp_path / "none.db"),
-                        systems="student,teacher,base,lead3", student=str(model_dir), base=str(model_dir),
+                        systems="student,teacher,base,lead3", student=str(model_dir), base=tiny_chat_model,
                         max_new_tokens=32, output_dir=str(tmp_path / "eval"))
     result = evaluate(config)
     systems = result["systems"]
     assert result["n"] == 8 and list(systems) == ["student", "teacher", "base", "lead3"]
     assert systems["student"]["rougeL"] == pytest.approx(1.0)  # it learnt the training pairs exactly
+    assert systems["base"]["rougeL"] < 0.2 and systems["base"]["truncated_rate"] == 1.0  # noise, to the limit
     assert systems["lead3"]["rougeL"] < 0.5 and "rougeL" not in systems["teacher"]  # the reference itself
     assert systems["student"]["seconds_per_explanation"] > 0 and systems["teacher"]["seconds_per_explanation"] is None
-    assert 0 <= systems["student"]["on_task_rate"] <= 1 and systems["student"]["truncated_rate"] == 0.0
+    # the student writes the taught explanations, each of them on task and finished
+    assert systems["student"]["on_task_rate"] == 1.0 and systems["student"]["truncated_rate"] == 0.0
     folder = tmp_path / "eval"
     assert json.loads((folder / "metrics.json").read_text())["systems"] == systems
     report = (folder / "report.md").read_text()
@@ -74,3 +83,23 @@ def test_unknown_system_is_named(tiny_student, tmp_path):
     with pytest.raises(ValueError, match="unknown system.*gpt5"):
         evaluate(EvalConfig(dataset=str(dataset), split="train", systems="student,gpt5",
                             output_dir=str(tmp_path / "e")))
+
+
+def test_teacher_cost_is_each_explanations_share_of_its_batched_call(tmp_path, tiny_chat_model):
+    """The local teacher records one latency for a whole batched call: each explanation is charged its share,
+    so the student (one abstract at a time) is compared on the same basis."""
+    data = tmp_path / "papers.jsonl"
+    data.write_bytes(b"".join(kaggle_line(p) for p in PAPERS))
+    db = str(tmp_path / "s.db")
+    ingest(IngestConfig(path=str(data), db=db), progress=False)
+    label(LabelConfig(db=db, backend="local", model=tiny_chat_model, samples=2, max_new_tokens=8, batch_size=4,
+                      max_attempts=1), progress=False)
+    with sqlite3.connect(db) as connection:
+        stored = connection.execute("SELECT id, batch, latency_ms, completion_tokens FROM generations").fetchall()
+    calls = Counter((batch, latency) for _, batch, latency, _ in stored)
+    assert sorted(calls.values()) == [2, 4, 4]  # 10 explanations from calls of 4, 4 and 2
+    outputs = teacher_outputs([{"reference": "text", "generation_id": row[0]} for row in stored], db)
+    for output, (_, batch, latency, tokens) in zip(outputs, stored, strict=True):
+        assert output.seconds == pytest.approx(latency / 1000 / calls[(batch, latency)]) and output.tokens == tokens
+    # the shares add up to the wall time of the calls, not to 4x it
+    assert sum(output.seconds for output in outputs) == pytest.approx(sum(latency for _, latency in calls) / 1000)

@@ -3,7 +3,8 @@
 Per system: relevance (ROUGE-1/2/L against the teacher's explanation; MiniLM similarity to the abstract),
 readability (Flesch-Kincaid grade, Dale-Chall, Coleman-Liau), factuality (the filter's number / name /
 instrument checks as rates; the on-task rate), length and truncation, and cost (tokens and wall time per
-explanation, and the student's time relative to the teacher's). Writes report.md, metrics.json and PNG plots.
+explanation, and the student's time relative to the teacher's on one basis: the student one abstract at a time,
+the teacher each explanation's share of its batched labelling call). Writes report.md, metrics.json and plots.
 Decoding is greedy by default and seeded otherwise, so a re-run on the same inputs gives the same numbers.
 """
 
@@ -13,6 +14,7 @@ import json
 import re
 import statistics
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -108,12 +110,21 @@ def generate(model: str, abstracts: list[str], config: EvalConfig) -> list[Outpu
 
 
 def teacher_outputs(rows: list[dict], db: str) -> list[Output]:
-    """The teacher's stored explanations, with the tokens and latency recorded when it wrote them."""
+    """The teacher's stored explanations, with their tokens and their share of the labelling wall time.
+
+    A call of the batched local teacher returns all its explanations after one wait and records that one
+    latency on each of them; charging each explanation the whole wait would flatter the student up to the batch
+    size. The rows of one call share their batch and their latency, so each explanation is charged the call's
+    latency divided by the explanations that call produced (an endpoint call produces one; calls made with
+    `concurrency` > 1 overlap, which this cannot see, so it still overstates the teacher's share there)."""
     costs = {}
     if Path(db).is_file():
         with Store(db) as store:
-            costs = {row[0]: row[1:] for row in store.db.execute(
-                "SELECT id, completion_tokens, latency_ms, finish_reason FROM generations WHERE status = 'ok'")}
+            calls = Counter((batch, latency) for batch, latency in store.db.execute(
+                "SELECT batch, latency_ms FROM generations WHERE latency_ms IS NOT NULL"))
+            costs = {row[0]: (row[2], row[3] / calls[(row[1], row[3])] if row[3] else None, row[4])
+                     for row in store.db.execute("SELECT id, batch, completion_tokens, latency_ms, finish_reason "
+                                                 "FROM generations")}
     outputs = []
     for row in rows:
         tokens, latency, finish = costs.get(row.get("generation_id"), (None, None, None))
@@ -264,8 +275,9 @@ def report(result: dict, rows: list[dict]) -> str:
         lines += [f"- {text}" for metric in metrics if (text := verdict(metric, {n: systems[n].get(metric)
                                                                                   for n in names}))]
         lines.append("")
-    lines += ["Teacher seconds are the call latencies recorded when it labelled (a call of the batched local "
-              "teacher waits for its whole batch, so they overstate its per-explanation cost there).", ""]
+    lines += ["Seconds are wall time per explanation on one basis: the student, base and lead-3 produce one "
+              "explanation at a time here; the teacher's figure is each explanation's share of the labelling call "
+              "that produced it (a batched call's latency divided by the explanations it returned).", ""]
     student = systems.get("student", {})
     if student.get("seconds_vs_teacher"):
         lines += [f"**Distillation payoff:** the student takes {student['seconds_vs_teacher']:.2f}x the teacher's "
