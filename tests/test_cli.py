@@ -37,7 +37,10 @@ def test_exit_codes(tmp_path):
     assert failed.returncode == 1 and "no record could be read" in failed.stderr
     missing = run("ingest", "--path", str(tmp_path / "none.jsonl"), "--db", str(tmp_path / "s.db"))
     assert missing.returncode == 2 and "not found" in missing.stderr and "Traceback" not in missing.stderr
-    typo = run("ingest", "--cathegory", "x")
-    assert typo.returncode == 2
+    typo = run("ingest", "--category_prefx", "x")
+    assert typo.returncode == 2 and "did you mean --category_prefix?" in typo.stderr
+    assert "Traceback" not in typo.stderr
+    nothing_close = run("ingest", "--zzz", "x")
+    assert nothing_close.returncode == 2 and "did you mean" not in nothing_close.stderr
     no_db = run("db", "stats", "--db", str(tmp_path / "none.db"))
     assert no_db.returncode == 2 and "no store" in no_db.stderr

@@ -1,4 +1,5 @@
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +23,14 @@ def test_defaults_then_yaml_then_cli(tmp_path):
         "from-yaml", 7, ["a", "b"], True)
 
 
+def test_unknown_flag_gets_a_did_you_mean_hint():
+    with pytest.raises(ConfigError, match=r"unknown argument\(s\) --nmae x \(did you mean --name\?\)"):
+        parse_config(Example, ["--nmae", "x"], prog="t")
+    with pytest.raises(ConfigError, match="see --help") as raised:
+        parse_config(Example, ["--zzzz", "x"], prog="t")
+    assert "did you mean" not in str(raised.value)
+
+
 def test_unknown_recipe_key_is_named(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text("nmae: typo\n")
@@ -38,20 +47,47 @@ def test_missing_recipe_and_bad_yaml(tmp_path):
         parse_config(Example, ["--config", str(bad)], prog="t")
 
 
-@pytest.mark.parametrize("stage", ["ingest", "label", "filter"])
-def test_every_shipped_recipe_parses(stage, monkeypatch):
-    from pathlib import Path
+RECIPES = Path(__file__).parents[1] / "recipes"
 
+
+def recipe_class(recipe: Path):
+    """The config class that reads a recipe, by its folder (full.yaml and quickstart.yaml: `miniastrolm run`)."""
+    from miniastrolm.evaluation import EvalConfig
+    from miniastrolm.export import ExportConfig
     from miniastrolm.filter import FilterConfig
     from miniastrolm.ingest import IngestConfig
     from miniastrolm.label import LabelConfig
+    from miniastrolm.quickstart import QuickstartConfig
 
-    monkeypatch.setenv("TEACHER_URL", "http://127.0.0.1:8080/v1")
-    recipes = sorted((Path(__file__).parents[1] / "recipes" / stage).glob("*.yaml"))
-    assert recipes
+    return {"ingest": IngestConfig, "label": LabelConfig, "filter": FilterConfig, "export": ExportConfig,
+            "eval": EvalConfig, "recipes": QuickstartConfig}[recipe.parent.name]
+
+
+def test_every_shipped_recipe_parses(monkeypatch):
+    """Every YAML file under recipes/, each read the way its command reads it: stage recipes by their config
+    class, student recipes by TrlParser (miniastrolm.train), accelerate configs by accelerate's own loader."""
+    from accelerate.commands.config.config_args import ClusterConfig
+
+    from miniastrolm.train import parse
+
+    for name in ("TEACHER_URL", "MINIASTROLM_DATASET_REPO", "MINIASTROLM_MODEL_REPO"):
+        monkeypatch.setenv(name, "http://127.0.0.1:8080/v1" if name == "TEACHER_URL" else "me/repo")
+    recipes = sorted(RECIPES.rglob("*.yaml"))
+    parsed = set()
     for recipe in recipes:
-        config_class = {"ingest": IngestConfig, "label": LabelConfig, "filter": FilterConfig}[stage]
-        parse_config(config_class, ["--config", str(recipe)], prog="t")
+        if recipe.parent.name == "student":
+            script, sft, model = parse(["--config", str(recipe)])
+            assert sft.output_dir and script.dataset_name, recipe
+        elif recipe.parent.name == "accelerate_configs":
+            assert ClusterConfig.from_yaml_file(recipe).num_processes >= 1, recipe
+        else:
+            config = parse_config(recipe_class(recipe), ["--config", str(recipe)], prog="t")
+            if recipe.parent == RECIPES:  # `miniastrolm run`: every stage recipe it names exists
+                stages = [value for key, value in vars(config).items() if key.endswith("_recipe")]
+                assert stages and all((RECIPES.parent / stage).is_file() for stage in stages), recipe
+        parsed.add(recipe.relative_to(RECIPES).as_posix())
+    assert {"full.yaml", "quickstart.yaml", "student/gpt2-sft.yaml", "export/default.yaml", "eval/default.yaml",
+            "accelerate_configs/fsdp.yaml"} <= parsed
 
 
 def test_recipe_values_read_environment_variables(tmp_path, monkeypatch):
