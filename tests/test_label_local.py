@@ -33,6 +33,10 @@ def test_local_backend_batches_and_records_every_call(tmp_path, tiny_chat_model)
     rows = stored(db)
     assert report.planned == len(rows) == 10
     with sqlite3.connect(db) as connection:
+        calls = connection.execute("SELECT latency_ms, count(*) FROM generations GROUP BY batch, latency_ms").fetchall()
+    # one generate call per batch: its results share the call's latency; 10 jobs in batches of 4 -> 4, 4, 2
+    assert sorted(count for _, count in calls) == [2, 4, 4]
+    with sqlite3.connect(db) as connection:
         details = connection.execute(
             "SELECT backend, model, prompt_tokens, completion_tokens, finish_reason, latency_ms, error, prompt_version "
             "FROM generations").fetchall()

@@ -13,4 +13,5 @@ def test_plain_text_renders_tex_for_people():
 
 
 def test_plain_text_survives_broken_tex():
-    assert plain_text("unbalanced $x^{2") != ""
+    assert plain_text("unbalanced $x^{2") == "unbalanced x^2"  # the unclosed group and math mode are dropped
+    assert plain_text(r"unbalanced $x^{2} and \emph{open") == "unbalanced x^2 and open"
