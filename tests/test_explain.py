@@ -5,11 +5,14 @@ import json
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 import requests
 
 from miniastrolm.explain import ExplainPipeline, GenerationTimeout, InputError, check_abstract
+from miniastrolm.filter import FilterConfig
+from miniastrolm.selection import selection_score
 
 from conftest import PAPERS, atom_feed, serving
 from student_data import PAIRS
@@ -32,17 +35,66 @@ def test_explanation_comes_with_verdicts_and_metadata(explainer):
     assert result.latency_seconds > 0 and result.new_tokens > 0 and result.params["max_new_tokens"] == 64
 
 
-def test_best_of_n_samples_candidates_and_picks_by_the_documented_rank(explainer):
+def test_best_of_n_samples_candidates_and_picks_by_the_documented_rank(explainer, monkeypatch):
     result = explainer.explain(ABSTRACT, best_of=4)
     assert result.candidates == 4 and result.params["do_sample"] is True
     again = explainer.explain(ABSTRACT, best_of=4)
     assert again.explanation == result.explanation  # seeded
+    # The rank on candidates whose verdicts are known (short texts, so the word-count bounds are relaxed):
+    # passing every check first, then fewer failed checks, then the selection score (similarity - copying).
+    monkeypatch.setattr(explainer, "filter_config", FilterConfig(min_words=5, min_grade=0.0, max_grade=20.0,
+                                                                 max_dale_chall=20.0))
+    good = TAUGHT
+    number = "A dwarf galaxy is being fed by a stream of cold gas that is 300 light years long."
+    hubble = "The Hubble telescope saw a dwarf galaxy being fed by a stream of cold gas."
+    copied = ABSTRACT
+    refusal = "As an AI, I think a dwarf galaxy is being fed by a stream of cold gas 300 light years long."
+
+    def failed(text):
+        return sum(not verdict.passed for verdict in explainer.verdicts(ABSTRACT, text))
+
+    def score(text):
+        return selection_score({v.validator: v.score for v in explainer.verdicts(ABSTRACT, text)})
+
+    assert [failed(t) for t in (good, number, hubble, copied, refusal)] == [0, 1, 1, 1, 2]  # what the rank sees
+    assert score(number) > score(hubble) > score(copied) and score(refusal) > score(copied)
+
+    def choose(*texts):
+        return explainer._choose(ABSTRACT, list(texts), {}, 0.0, None)
+
+    best = choose(refusal, copied, number, good)
+    assert best.explanation == good and best.passed and best.candidates == 4
+    tie = choose(refusal, copied, hubble, number)  # one failed check each, but for the refusal
+    assert tie.explanation == number and not tie.passed and tie.problems == ["invented_number: 300 lightyear"]
+    assert choose(refusal, copied).explanation == copied  # fewer failed checks beat a higher selection score
 
 
-def test_a_generation_stops_at_its_deadline(explainer):
-    with pytest.raises(GenerationTimeout, match="longer than 0.001 s"):
-        explainer.explain(ABSTRACT, best_of=8, timeout_seconds=0.001)
-    assert explainer.explain(ABSTRACT, timeout_seconds=60).explanation == TAUGHT
+@pytest.fixture(scope="module")
+def long_run(tiny_chat_model):
+    """An untrained model that runs on toward max_new_tokens; what a whole generation gives and takes here,
+    by `explain` (the pipeline) and by `stream` (generate with a streamer: faster here, so timed on its own)."""
+    long = ExplainPipeline(tiny_chat_model, max_new_tokens=1200, check=False)
+    long.explain(ABSTRACT, timeout_seconds=None)  # warm-up, both paths
+    "".join(long.stream(ABSTRACT))
+    start = time.perf_counter()
+    full = long.explain(ABSTRACT)
+    explain_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    streamed = "".join(long.stream(ABSTRACT))
+    stream_seconds = time.perf_counter() - start
+    return long, full, explain_seconds, len(long.tokenizer(streamed)["input_ids"]), stream_seconds
+
+
+def test_a_generation_stops_at_its_deadline(explainer, long_run):
+    long, full, explain_seconds, streamed_tokens, stream_seconds = long_run
+    assert full.new_tokens >= 900 and streamed_tokens >= 900  # without a deadline: on toward max_new_tokens (1200)
+    start = time.perf_counter()
+    with pytest.raises(GenerationTimeout, match="longer than"):
+        long.explain(ABSTRACT, timeout_seconds=explain_seconds / 5)
+    assert time.perf_counter() - start < explain_seconds / 2  # it stopped at the deadline, not at the end
+    streamed = "".join(long.stream(ABSTRACT, timeout_seconds=stream_seconds / 5))
+    assert 0 < len(long.tokenizer(streamed)["input_ids"]) < streamed_tokens / 2
+    assert explainer.explain(ABSTRACT, timeout_seconds=60).explanation == TAUGHT  # a deadline it meets
 
 
 def test_stream_yields_the_greedy_explanation(explainer):
@@ -133,21 +185,29 @@ def test_api_streams_text_then_the_checks(api):
     assert messages[-1]["done"] and not messages[-1]["timed_out"] and len(messages[-1]["verdicts"]) == 6
 
 
-def test_health_answers_while_generations_run_and_slow_ones_time_out(explainer):
-    with serving(explainer, timeout_seconds=0.001) as url:
-        results = []
-        workers = [threading.Thread(target=lambda: results.append(
-            requests.post(url + "/explain", json={"abstract": ABSTRACT, "best_of": 8}, timeout=60).status_code))
-            for _ in range(3)]
-        for worker in workers:
-            worker.start()
+def test_health_answers_during_a_long_generation_and_generations_stop_at_the_deadline(long_run):
+    long, _, _, streamed_tokens, _ = long_run
+    with serving(long, timeout_seconds=120) as url:  # a whole generation (~1,200 tokens), /health asked mid-way
+        replies = []
+        worker = threading.Thread(target=lambda: replies.append(
+            requests.post(url + "/explain", json={"abstract": ABSTRACT}, timeout=120)))
+        worker.start()
+        time.sleep(0.3)
+        asked = time.perf_counter()
         health = requests.get(url + "/health", timeout=5)
-        for worker in workers:
-            worker.join()
-        streamed = requests.post(url + "/explain/stream", json={"abstract": ABSTRACT}, timeout=60)
-    assert health.status_code == 200 and results == [504, 504, 504]
-    done = json.loads(streamed.text.splitlines()[-1])
-    assert streamed.status_code == 200 and done["timed_out"] is True
+        answered = time.perf_counter() - asked
+        generating = worker.is_alive()  # /health answered while the generation was still running
+        worker.join()
+    assert health.status_code == 200 and generating and answered < 1.0 and replies[0].status_code == 200
+    with serving(long, timeout_seconds=0.3) as url:
+        start = time.perf_counter()
+        late = requests.post(url + "/explain", json={"abstract": ABSTRACT}, timeout=120)
+        took = time.perf_counter() - start
+        streamed = requests.post(url + "/explain/stream", json={"abstract": ABSTRACT}, timeout=120)
+    assert late.status_code == 504 and took < 5
+    messages = [json.loads(line) for line in streamed.text.splitlines()]
+    text = "".join(m.get("text", "") for m in messages)  # the stream stopped at the deadline, far from the end
+    assert messages[-1]["timed_out"] is True and len(long.tokenizer(text)["input_ids"]) < streamed_tokens / 2
 
 
 def test_ctranslate2_engine_matches_the_reference_on_the_student(tiny_student):
