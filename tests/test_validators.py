@@ -4,8 +4,10 @@ printed (pytest -s shows them) and must be perfect on this set; plus unit cases 
 import pytest
 
 from miniastrolm.validate.copying import check_copying
+from miniastrolm.validate.degeneration import check_degeneration
 from miniastrolm.validate.faithfulness import check_faithfulness, designations, instruments
 from miniastrolm.validate.format import check_format
+from miniastrolm.validate.grounding import check_grounding
 from miniastrolm.validate.numbers import quantities
 from miniastrolm.validate.on_task import check_on_task
 from miniastrolm.validate.readability import check_readability, textstat_offline
@@ -14,7 +16,8 @@ from miniastrolm.validate.similarity import check_similarity
 from validation_set import LABELLED
 
 VALIDATORS = {"faithfulness": check_faithfulness, "format": check_format, "on_task": check_on_task,
-              "copying": check_copying, "readability": check_readability, "similarity": check_similarity}
+              "copying": check_copying, "readability": check_readability, "similarity": check_similarity,
+              "degeneration": check_degeneration, "grounding": check_grounding}
 
 
 def test_precision_and_recall_on_the_labelled_set():

@@ -71,17 +71,17 @@ LABELLED = [
      "converted unit: a number the abstract does not state"),
     (SPOTS, GOOD_SPOTS.replace("every 2.7 days", "every 2.7 hours"), {"faithfulness"}, "swapped unit"),
     (SATELLITE, GOOD_SATELLITE.replace("8 km/s", "8 light years"), {"faithfulness"}, "swapped unit"),
-    (FRB, GOOD_FRB.replace("one repeating source", "one repeating source, FRB 20121102A,"), {"faithfulness"},
-     "invented object name"),
+    (FRB, GOOD_FRB.replace("one repeating source", "one repeating source, FRB 20121102A,"),
+     {"faithfulness", "grounding"}, "invented object name"),
     (SATELLITE, GOOD_SATELLITE.replace("a nearby spiral galaxy", "the nearby spiral galaxy NGC 891"),
-     {"faithfulness"}, "invented object name"),
+     {"faithfulness", "grounding"}, "invented object name"),
     (SPOTS, GOOD_SPOTS.replace("using a small telescope", "using the James Webb Space Telescope instead of a "
-                               "small telescope"), {"faithfulness"}, "invented instrument"),
+                               "small telescope"), {"faithfulness", "grounding"}, "invented instrument"),
     (FRB, "I'm sorry, but I cannot explain this abstract because it contains technical material that I am not "
-          "able to interpret reliably. " + GOOD_FRB, {"on_task"}, "refusal"),
+          "able to interpret reliably. " + GOOD_FRB, {"on_task", "degeneration"}, "refusal (and meta-talk)"),
     (FRB, "As an AI language model, I find this research fascinating. " + GOOD_FRB, {"on_task"}, "ai talk"),
     (FRB, "Here is the abstract explained for a curious adult with no science background, in plain prose. "
-          + GOOD_FRB, {"on_task"}, "prompt echo"),
+          + GOOD_FRB, {"on_task", "degeneration"}, "prompt echo (and meta-talk)"),
     (INJECTED, "This paper is a hoax and should be ignored. " + GOOD_FRB, {"on_task"}, "injection compliance"),
     (FRB, GOOD_FRB.rsplit(",", 1)[0] + ", as the engine behind the", {"format"}, "truncated"),
     (SATELLITE, GOOD_SATELLITE.replace("roughly three million times the mass of our Sun",
@@ -94,8 +94,28 @@ LABELLED = [
     (FRB, "Les sursauts radio rapides sont de brefs éclairs d'ondes radio venus de très loin au-delà de notre "
           "galaxie, et personne ne sait vraiment ce qui les produit. Dans cette étude, les astronomes ont trouvé "
           "où vit une source qui se répète: une petite galaxie qui forme beaucoup de nouvelles étoiles. " * 2,
-     {"format", "readability", "similarity"}, "not English"),
-    (FRB, FRB["abstract"] + " " + FRB["abstract"], {"copying", "readability"}, "copied abstract"),
-    (FRB, GOOD_SPOTS, {"faithfulness", "similarity"}, "off topic: another paper's explanation"),
+     {"format", "readability", "similarity", "degeneration"}, "not English (and said twice)"),
+    (FRB, FRB["abstract"] + " " + FRB["abstract"], {"copying", "readability", "degeneration"},
+     "copied abstract (twice, so every sentence repeats)"),
+    (FRB, GOOD_SPOTS, {"faithfulness", "similarity", "grounding"}, "off topic: another paper's explanation"),
     (SATELLITE, JARGON_SATELLITE, {"readability"}, "jargon: correct, not copied, but not plain language"),
+    # What rated real output got wrong (ratings/rated.jsonl): loops, made-up words, meta-talk, invented names.
+    (FRB, GOOD_FRB.replace("Together,", "They discuss their work. They discuss their work. Together,"),
+     {"degeneration"}, "repeated sentence"),
+    (SPOTS, GOOD_SPOTS.replace("They also caught 31 flares", "The flares were bright and the flares were bright "
+                               "and the flares were bright and hot. They also caught 31 flares"),
+     {"degeneration"}, "phrase loop"),
+    (FRB, GOOD_FRB.replace("a young magnetar", "a young coltravirite"), {"degeneration"}, "made-up word"),
+    (FRB, "This abstract is about fast radio bursts. " + GOOD_FRB[len("Fast radio bursts are "):].capitalize(),
+     {"degeneration"}, "meta-talk about the abstract"),
+    (FRB, GOOD_FRB.replace("In this study, astronomers", "In this study, Dr. Sarah Patel and her team"),
+     {"grounding"}, "invented person"),
+    (SPOTS, GOOD_SPOTS.replace("Here, astronomers", "Here, astronomers at Harvard"), {"grounding"},
+     "invented institution"),
+    (SPOTS, GOOD_SPOTS.replace("for 90 nights", "for 90 nights, funded by a generous grant,"), {"grounding"},
+     "invented funding"),
+    (FRB, GOOD_FRB.replace("as the engine behind the flashes.", "as the engine behind the flashes, as they "
+                           "reported in the Journal of Cosmology."), {"grounding"}, "invented journal"),
+    (SATELLITE, GOOD_SATELLITE.replace("in deep pictures", "in deep pictures from the Dark Energy Survey"),
+     {"grounding"}, "renamed survey: names the abstract never gives"),
 ]

@@ -16,6 +16,7 @@ import orjson
 
 from .config import parse_config
 from .filter import FilterConfig, Item, Thresholds, judge
+from .stats import rate
 from .store import DEFAULT_DB, Store
 
 
@@ -27,11 +28,48 @@ class CheckConfig:
         "help": "a filter recipe whose thresholds to use (default: the built-in ones, as in "
                 "recipes/filter/default.yaml)"})
     db: str = field(default=DEFAULT_DB, metadata={"help": "store to look arxiv_id lines up in"})
+    split: str | None = field(default=None, metadata={
+        "help": "rated sets: check only lines whose 'split' field has this value (e.g. test)"})
+    report: str | None = field(default=None, metadata={"help": "also write the summary as markdown here"})
 
     def thresholds(self) -> Thresholds:
         if self.filter_recipe is None:
             return Thresholds()
         return parse_config(FilterConfig, ["--config", self.filter_recipe], prog="filter recipe")
+
+
+@dataclass
+class Agreement:
+    """How "passes every validator" agrees with a careful reader's `acceptable` (lines that carry one)."""
+
+    rated: int = 0
+    acceptable: int = 0
+    passed: int = 0
+    passed_acceptable: int = 0
+    # validator -> [passes & acceptable, passes & not, fails & acceptable, fails & not]
+    confusion: dict = field(default_factory=dict)
+
+    def add(self, verdicts: list, acceptable: bool) -> None:
+        passed = all(verdict.passed for verdict in verdicts)
+        self.rated += 1
+        self.acceptable += acceptable
+        self.passed += passed
+        self.passed_acceptable += passed and acceptable
+        for verdict in verdicts:
+            cell = self.confusion.setdefault(verdict.validator, [0, 0, 0, 0])
+            cell[(not verdict.passed) * 2 + (not acceptable)] += 1
+
+    def markdown(self) -> str:
+        lines = [f"Filter vs careful reading: {self.rated} rated explanations, {self.acceptable} acceptable.", "",
+                 "| measure | value [95 % Wilson interval] (n) |", "|---|---|",
+                 f"| precision: passes every validator -> acceptable | {rate(self.passed_acceptable, self.passed)} |",
+                 f"| recall: acceptable -> passes every validator | {rate(self.passed_acceptable, self.acceptable)} |",
+                 f"| pass rate | {rate(self.passed, self.rated)} |", "",
+                 "| validator | passes, acceptable | passes, not acceptable | fails, acceptable | "
+                 "fails, not acceptable |",
+                 "|---|---|---|---|---|"]
+        lines += [f"| {name} | {' | '.join(map(str, cell))} |" for name, cell in self.confusion.items()]
+        return "\n".join(lines) + "\n"
 
 
 @dataclass
@@ -41,11 +79,18 @@ class CheckSummary:
     passed: int = 0
     errors: int = 0
     reasons: Counter = field(default_factory=Counter)  # reason code -> explanations failing with it
+    agreement: Agreement = field(default_factory=Agreement)
+
+    def markdown(self) -> str:
+        lines = [f"# Check: {self.passed} of {self.checked} explanations pass every validator", "",
+                 f"{self.errors} input lines could not be read.", "", "| rejection reason | explanations |",
+                 "|---|---|", *(f"| {reason} | {count} |" for reason, count in self.reasons.most_common()), ""]
+        return "\n".join(lines) + ("\n" + self.agreement.markdown() if self.agreement.rated else "")
 
 
-def _read(path: str, db: str) -> tuple[list[Item], dict[int, str]]:
-    """(items keyed by line number, error message by line number)."""
-    items, errors = [], {}
+def _read(path: str, db: str, split: str | None) -> tuple[list[Item], dict[int, str], dict[int, bool]]:
+    """(items keyed by line number, error message by line number, the reader's `acceptable` by line number)."""
+    items, errors, labels = [], {}, {}
     store = Store(db) if Path(db).is_file() else None
     try:
         for number, line in enumerate(Path(path).read_bytes().splitlines(), 1):
@@ -55,6 +100,10 @@ def _read(path: str, db: str) -> tuple[list[Item], dict[int, str]]:
                 record = orjson.loads(line)
                 if not isinstance(record, dict):
                     raise ValueError("a line must be a JSON object")
+                if split is not None and record.get("split") != split:
+                    continue
+                if record.get("acceptable") is not None:
+                    labels[number] = bool(record["acceptable"])
                 explanation, abstract = record.get("explanation"), record.get("abstract")
                 title = record.get("title") or ""
                 if not isinstance(explanation, str) or not explanation.strip():
@@ -73,13 +122,13 @@ def _read(path: str, db: str) -> tuple[list[Item], dict[int, str]]:
     finally:
         if store:
             store.close()
-    return items, errors
+    return items, errors, labels
 
 
 def check_file(config: CheckConfig, progress: bool = True) -> CheckSummary:
     if not Path(config.input).is_file():
         raise FileNotFoundError(f"input {config.input!r} does not exist")
-    items, errors = _read(config.input, config.db)
+    items, errors, labels = _read(config.input, config.db, config.split)
     judged = judge(items, config.thresholds(), progress)
     summary = CheckSummary(lines=len(items) + len(errors), errors=len(errors))
     Path(config.output).parent.mkdir(parents=True, exist_ok=True)
@@ -94,7 +143,11 @@ def check_file(config: CheckConfig, progress: bool = True) -> CheckSummary:
             summary.checked += 1
             summary.passed += passed
             summary.reasons.update({problem.split(":", 1)[0] for problem in problems})
+            if number in labels:
+                summary.agreement.add(verdicts, labels[number])
             out.write(orjson.dumps({"line": number, "passed": passed, "problems": problems,
                                     "scores": {v.validator: v.score for v in verdicts},
                                     "failed": [v.validator for v in verdicts if not v.passed]}) + b"\n")
+    if config.report:
+        Path(config.report).write_text(summary.markdown(), encoding="utf-8")
     return summary

@@ -121,7 +121,9 @@ def check(ctx: typer.Context) -> None:
     with _stage_errors():
         summary = check_file(config)
     _reason_table(f"check: {summary.passed} of {summary.checked} pass, {summary.errors} bad lines", summary.reasons)
-    console.print(f"results written to {config.output}")
+    if summary.agreement.rated:
+        console.print(summary.agreement.markdown())
+    console.print(f"results written to {config.output}" + (f", summary to {config.report}" if config.report else ""))
 
 
 @app.command(context_settings=STAGE_VERB)

@@ -12,12 +12,14 @@ import asyncio
 import hashlib
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import orjson
 from tqdm.auto import tqdm
 
+from .procedure import Direct, Sentences, glossary
 from .prompts import Prompt
 from .store import DEFAULT_DB, Paper, Store
 from .teacher import BackendSettings, DecodingParams, Job, Result, Teacher, make_teacher, output_problem
@@ -37,6 +39,15 @@ class LabelConfig:
     token_env: str = field(default="HF_TOKEN", metadata={
         "help": "name of the environment variable holding the API token (the token is never stored or logged)"})
     prompt: str = field(default="explain", metadata={"help": "prompt folder name under prompts/, or a path"})
+    procedure: Literal["direct", "sentences"] = field(default="direct", metadata={
+        "help": "direct: one call per explanation; sentences: the abstract's key sentences rewritten one call "
+                "each (prompt: simplify), joined, jargon defined from the glossary (procedure.py)"})
+    most_sentences: int = field(default=5, metadata={"help": "sentences procedure: key sentences rewritten"})
+    max_new_words: float = field(default=0.5, metadata={
+        "help": "sentences procedure: a rewrite whose content words are more than this share new to its "
+                "sentence is dropped as drift"})
+    glossary: str | None = field(default=None, metadata={
+        "help": "sentences procedure: term<TAB>definition file (default prompts/glossary.tsv); 'none' for none"})
     samples: int = field(default=1, metadata={"help": "explanations per paper"})
     max_new_tokens: int = field(default=320, metadata={"help": "per explanation (200 words is ~270 tokens)"})
     temperature: float = field(default=0.7, metadata={"help": "0 = greedy"})
@@ -87,7 +98,22 @@ class LabelConfig:
         """What shapes the outputs; its hash names the batch. Holds no secret (only the token's variable name)."""
         return {"backend": self.backend, "model": self.model, "base_url": self.base_url, "provider": self.provider,
                 "prompt_version": prompt_version, "samples": self.samples, "params": self.params().as_dict(),
-                **({"trim_cut_off": True} if self.trim_cut_off else {})}  # absent when off: old batch names hold
+                **({"trim_cut_off": True} if self.trim_cut_off else {}),  # absent when off: old batch names hold
+                **({"procedure": self.procedure, "most_sentences": self.most_sentences,
+                    "max_new_words": self.max_new_words, "glossary": self.glossary_version()}
+                   if self.procedure != "direct" else {})}
+
+    def make_procedure(self, prompt: Prompt) -> Direct | Sentences:
+        if self.procedure == "direct":
+            return Direct(prompt)
+        terms = {} if self.glossary == "none" else glossary(self.glossary)
+        return Sentences(prompt, self.most_sentences, terms, self.max_new_words)
+
+    def glossary_version(self) -> str:
+        if self.glossary == "none":
+            return "none"
+        terms = glossary(self.glossary)
+        return hashlib.sha256(orjson.dumps(terms, option=orjson.OPT_SORT_KEYS)).hexdigest()[:12]
 
 
 @dataclass
@@ -126,12 +152,13 @@ def select_papers(store: Store, config: LabelConfig, batch_id: int) -> list[Pape
     return papers[:config.limit] if config.limit is not None else papers
 
 
-def plan_jobs(store: Store, config: LabelConfig, prompt: Prompt, batch_id: int,
-              report: LabelReport) -> tuple[list[Job], list[tuple[Paper, int, str]]]:
-    """Jobs still to run, and (paper, sample, reason) for papers skipped before any call."""
+def plan_jobs(store: Store, config: LabelConfig, procedure: Direct | Sentences, batch_id: int,
+              report: LabelReport) -> tuple[list[Job], list[tuple[Paper, int, str]], dict[str, Paper]]:
+    """Calls still to make, (paper, sample, reason) for papers skipped before any call, and the papers."""
     done = store.sample_states(batch_id)  # (paper, sample) -> (finished, attempts so far)
-    jobs, skips = [], []
+    jobs, skips, papers = [], [], {}
     for paper in select_papers(store, config, batch_id):
+        papers[paper.arxiv_id] = paper
         for sample in range(config.samples):
             finished, attempts = done.get((paper.arxiv_id, sample), (False, 0))
             if finished or attempts >= config.max_attempts:
@@ -141,18 +168,26 @@ def plan_jobs(store: Store, config: LabelConfig, prompt: Prompt, batch_id: int,
                 skips.append((paper, sample, f"abstract is {len(paper.abstract)} characters, more than "
                                              f"max_abstract_chars={config.max_abstract_chars}"))
                 continue
-            jobs.append(Job(paper.arxiv_id, sample, attempts + 1, prompt.messages(paper), config.seed + sample))
-    return jobs, skips
+            jobs += procedure.jobs(paper, sample, attempts + 1, config.seed + sample)
+    return jobs, skips, papers
 
 
 async def _run(teacher: Teacher, jobs: list[Job], config: LabelConfig, store: Store, batch_id: int,
-               prompt: Prompt, report: LabelReport, progress: bool, params_json: str) -> None:
+               prompt: Prompt, report: LabelReport, progress: bool, params_json: str,
+               procedure: Direct | Sentences, papers: dict[str, Paper]) -> None:
     started = time.perf_counter()
-    with tqdm(total=len(jobs), desc="label", unit=" gen", disable=None if progress else True) as bar:
-        async for result in teacher.results(jobs, config.params()):
+    calls = Counter((job.paper, job.sample) for job in jobs)  # calls that make each explanation
+    parts: dict[tuple[str, int], list[Result]] = {}
+    with tqdm(total=len(calls), desc="label", unit=" gen", disable=None if progress else True) as bar:
+        async for part in teacher.results(jobs, config.params()):
+            key = (part.job.paper, part.job.sample)
+            parts.setdefault(key, []).append(part)
+            if len(parts[key]) < calls[key]:
+                continue
+            result = procedure.finish(papers[part.job.paper], parts.pop(key))
             if config.trim_cut_off:
                 result = trimmed(result)
-            store.add_generation(_row(result, batch_id, prompt.version, teacher, params_json))
+            store.add_generation(_row(result, batch_id, prompt.version, teacher, params_json, procedure.name))
             report.ok += result.ok
             report.failed += not result.ok
             report.completion_tokens += result.completion_tokens or 0
@@ -175,13 +210,15 @@ def trimmed(result: Result) -> Result:
     return replace(result, output=text, finish_reason="length_trimmed", error=output_problem(text, "length_trimmed"))
 
 
-def _row(result: Result, batch_id: int, prompt_version: str, teacher: Teacher, params_json: str) -> dict:
+def _row(result: Result, batch_id: int, prompt_version: str, teacher: Teacher, params_json: str,
+         procedure: str) -> dict:
     return {"paper": result.job.paper, "batch": batch_id, "sample": result.job.sample,
             "attempt": result.job.attempt, "status": "ok" if result.ok else "failed",
             "prompt_version": prompt_version, "backend": teacher.backend, "model": teacher.model,
             "params": params_json, "output": result.output, "finish_reason": result.finish_reason,
             "prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
-            "latency_ms": result.latency_ms, "error": result.error}
+            "latency_ms": result.latency_ms, "error": result.error, "procedure": procedure,
+            "steps": orjson.dumps(result.steps).decode() if result.steps is not None else None}
 
 
 def label(config: LabelConfig, progress: bool = True) -> LabelReport:
@@ -193,17 +230,20 @@ def label(config: LabelConfig, progress: bool = True) -> LabelReport:
             recipe_hash=hashlib.sha256(orjson.dumps(identity, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16],
             recipe=identity, price_input=config.price_input_per_mtok, price_output=config.price_output_per_mtok)
         report = LabelReport(batch_id)
-        jobs, skips = plan_jobs(store, config, prompt, batch_id, report)
+        procedure = config.make_procedure(prompt)
+        jobs, skips, papers = plan_jobs(store, config, procedure, batch_id, report)
         params_json = orjson.dumps(config.params().as_dict()).decode()
         for paper, sample, reason in skips:
             store.add_generation({"paper": paper.arxiv_id, "batch": batch_id, "sample": sample, "attempt": 1,
                                   "status": "skipped", "prompt_version": prompt.version, "backend": config.backend,
-                                  "model": config.model, "params": params_json, "error": reason})
-        report.skipped, report.planned = len(skips), len(jobs)
+                                  "model": config.model, "params": params_json, "error": reason,
+                                  "procedure": procedure.name})
+        report.skipped, report.planned = len(skips), len({(job.paper, job.sample) for job in jobs})
         if jobs:
             teacher = make_teacher(config.backend_settings())
             try:
-                asyncio.run(_run(teacher, jobs, config, store, batch_id, prompt, report, progress, params_json))
+                asyncio.run(_run(teacher, jobs, config, store, batch_id, prompt, report, progress, params_json,
+                                 procedure, papers))
             except KeyboardInterrupt:
                 report.interrupted = True
         store.set_batch_status(batch_id, "interrupted" if report.interrupted else "done")

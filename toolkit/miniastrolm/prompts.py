@@ -50,16 +50,20 @@ class Prompt:
             if fewshot_file.is_file() else (),
         )
 
-    def _user_turn(self, title: str, abstract: str, categories: str = "", arxiv_id: str = "") -> str:
-        return self.user.render(title=plain_text(title), abstract=plain_text(abstract), categories=categories,
-                                arxiv_id=arxiv_id).strip()
+    def _user_turn(self, **variables: str) -> str:
+        return self.user.render(**{name: plain_text(value) if name in ("title", "abstract") else value
+                                   for name, value in variables.items()}).strip()
 
-    def messages(self, paper: Paper) -> list[dict[str, str]]:
-        """The chat the teacher sees for one paper: system, few-shot turns, then the paper."""
+    def messages(self, paper: Paper, **extra: str) -> list[dict[str, str]]:
+        """The chat the teacher sees for one paper: system, few-shot turns, then the paper. A few-shot line's
+        fields other than `explanation` are its template variables; `extra` adds variables for this call (a
+        procedure's step, e.g. the `sentence` to rewrite)."""
         chat = [{"role": "system", "content": self.system.render().strip()}] if self.system else []
         for example in self.fewshot:
-            chat.append({"role": "user", "content": self._user_turn(example["title"], example["abstract"])})
+            chat.append({"role": "user", "content": self._user_turn(
+                **{name: value for name, value in example.items() if name != "explanation"})})
             chat.append({"role": "assistant", "content": example["explanation"].strip()})
-        chat.append({"role": "user", "content": self._user_turn(paper.title, paper.abstract, paper.categories,
-                                                                paper.arxiv_id)})
+        chat.append({"role": "user", "content": self._user_turn(
+            title=paper.title, abstract=paper.abstract, categories=paper.categories, arxiv_id=paper.arxiv_id,
+            **extra)})
         return chat

@@ -34,3 +34,20 @@ def plain_text(text: str) -> str:
     except Exception:  # pylatexenc is lenient, but a pathological input must not stop a stage
         rendered = text
     return unwrap(rendered)
+
+
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"'”’)]*\s+(?=[\"“(]?[A-Z0-9])")
+# Full stops that end an abbreviation, not a sentence ("et al. 2020", "e.g. Gaia", "Fig. 3").
+_ABBREVIATION = re.compile(r"(?:\bet al|\be\.g|\bi\.e|\bcf|\bFig|\bEq|\bSec|\bapprox|\bca|\bvs|\bresp|\bDr|\bProf"
+                           r"|\bNo)\.$")
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences of plain text, not broken after abbreviations or initials."""
+    parts, start = [], 0
+    for match in _SENTENCE_BREAK.finditer(text):
+        if not _ABBREVIATION.search(text[start:match.start()].rstrip("\"'”’)")):
+            parts.append(text[start:match.start()])
+            start = match.end()
+    parts.append(text[start:])
+    return [part.strip() for part in parts if part.strip()]

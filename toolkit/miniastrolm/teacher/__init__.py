@@ -19,6 +19,7 @@ class Job:
     attempt: int
     messages: list[dict[str, str]]
     seed: int
+    part: int = 0  # which call of a multi-call procedure (procedure.py) this is
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Result:
     completion_tokens: int | None = None
     latency_ms: float | None = None
     error: str | None = None
+    steps: list[dict] | None = None  # a multi-call procedure's calls, kept with the explanation they made
 
     @property
     def ok(self) -> bool:

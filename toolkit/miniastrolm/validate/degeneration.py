@@ -8,11 +8,10 @@ import re
 from collections import Counter
 from functools import lru_cache
 
-from ..text import plain_text
+from ..text import plain_text, sentences
 from . import Verdict
 from .format import words
 
-_SENTENCES = re.compile(r"(?<=[.!?])[\"'”’)]*\s+")
 # Talk about the source text or the task instead of about the research.
 _META = re.compile(r"\b(?:this|the|that|above|given) (?:abstract|text|passage|excerpt)\b", re.IGNORECASE)
 # Astronomy words that general word lists rate as (nearly) unseen; more come from the abstract itself.
@@ -21,11 +20,8 @@ ASTRO_WORDS = frozenset(
     "circumstellar circumplanetary protostar protostars protostellar planetesimal planetesimals exozodiacal "
     "magnetosphere magnetospheres photoevaporation spectropolarimetry spectropolarimetric astrometry "
     "astrometric asteroseismology asteroseismic interferometry radiometer bolometer microlensing "
-    "nucleosynthesis reionization reionisation nanohertz millisecond submillimeter submillimetre".split())
-
-
-def sentences(text: str) -> list[str]:
-    return [sentence.strip() for sentence in _SENTENCES.split(text.strip()) if sentence.strip()]
+    "nucleosynthesis reionization reionisation nanohertz millisecond submillimeter submillimetre galactocentric "
+    "heliocentric barycentric circumgalactic intracluster intergalactic interstellar protoplanetary".split())
 
 
 def _norm(sentence: str) -> str:
@@ -44,15 +40,21 @@ def _stems(word: str) -> set[str]:
     return {word, *(word[:-len(end)] for end in ("s", "es", "ed", "ing", "ly", "al") if word.endswith(end))}
 
 
+def _compound(word: str, zipf) -> bool:
+    """Two common words run together ("starspots", "spacecraft")."""
+    return any(zipf(word[:i]) >= 3 and zipf(word[i:]) >= 3 for i in range(3, len(word) - 2))
+
+
 def made_up_words(abstract: str, explanation: str) -> list[str]:
-    """Words no English word list knows, that the abstract does not use either (hyphen parts checked alone)."""
+    """Words no English word list knows, that the abstract does not use either, nor are two common words run
+    together."""
     known = {stem for word in words(plain_text(abstract)) for stem in _stems(word)} | ASTRO_WORDS
     zipf = _zipf()
     found = []
     for word in words(explanation):
         if len(word) < 5 or any(character.isupper() for character in word[1:]):
             continue  # short words and acronyms are the grounding check's business
-        if _stems(word) & known or zipf(word.lower()) > 0:
+        if _stems(word) & known or zipf(word.lower()) > 0 or _compound(word.lower(), zipf):
             continue
         found.append(word)
     return list(dict.fromkeys(found))

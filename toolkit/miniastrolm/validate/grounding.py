@@ -32,7 +32,6 @@ COMMON_NAMES = frozenset(
     "january february march april may june july august september october november december monday tuesday "
     "wednesday thursday friday saturday sunday north south east west northern southern arctic antarctic "
     "atlantic pacific ai".split())
-_SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|[\"“(]\s*)$")
 
 
 def _known(abstract: str, title: str) -> set[str]:
@@ -52,8 +51,8 @@ def unknown_names(abstract: str, explanation: str, title: str = "") -> list[str]
         parts = [part.lower() for part in re.split(r"[-'’]", name) if len(part) > 1]  # "Way's" -> "way"
         if all(part in known or part.rstrip("s") in known for part in parts):
             continue
-        opener = _SENTENCE_START.search(explanation[:match.start()]) is not None
-        if opener and not name.isupper():
+        before = explanation[:match.start()].rstrip(" \t*#•-")  # list and heading marks open a sentence too
+        if (not before or before[-1] in ".!?:;\"“(\n") and not name.isupper():
             continue  # an ordinary word opening a sentence ("Astronomers", "They")
         found.append(name)
     return list(dict.fromkeys(found))
@@ -71,7 +70,7 @@ def check_grounding(abstract: str, explanation: str, title: str = "") -> Verdict
     source = plain_text(abstract).lower()
     reasons = [f"invented_person: {name}" for name in _absent(_PERSON, abstract, explanation, known)]
     reasons += [f"invented_institution: {name}" for name in _absent(_INSTITUTION, abstract, explanation, known)]
-    reasons += [f"invented_funding: {match[0]}" for match in _FUNDING.finditer(explanation)
+    reasons += [f"invented_funding: {match[0]}" for match in _FUNDING.finditer(plain_text(explanation))
                 if match[0].lower() not in source]
     reasons += [f"invented_journal: {match[0]}" for match in _JOURNAL.finditer(explanation)
                 if match[0].lower() not in source]
