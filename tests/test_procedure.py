@@ -4,7 +4,7 @@ joins the teacher's rewrites into one explanation."""
 from miniastrolm.procedure import Sentences, define_terms, glossary, key_sentences, third_person, ungrounded
 from miniastrolm.prompts import Prompt
 from miniastrolm.store import Paper
-from miniastrolm.teacher import Job, Result
+from miniastrolm.teacher import Result
 
 from validation_set import FRB
 

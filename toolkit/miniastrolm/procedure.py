@@ -6,7 +6,8 @@
   that state a finding, the last) are each rewritten in simple words by their own call; a rewritten sentence
   that brings a number or name its source lacks, or mostly new words, is dropped; "we" becomes "they"; up to
   three jargon terms get a one-line plain definition from `prompts/glossary.tsv` at first use (general
-  background written for the project, inserted deterministically). Each call goes through the same teacher backend, so it works behind an endpoint too.
+  background written for the project, inserted deterministically). Each call goes through the same teacher
+  backend, so it works behind an endpoint too.
 Every step is kept with the generation (`steps`), so a dataset can say how each explanation was made.
 """
 
