@@ -118,7 +118,8 @@ def test_arxiv_id_from_the_store_then_the_api(explainer, local_server, tmp_path)
                                                          total=1, start=0)))
     explainer.api_url = server.url
     result = explainer.explain_arxiv_id(paper["id"] + "v2")
-    assert result.arxiv_id == paper["id"] and result.explanation
+    # the API's abstract was explained: the same greedy text as explaining that abstract directly
+    assert result.arxiv_id == paper["id"] and result.explanation == explainer.explain(paper["abstract"]).explanation
     with pytest.raises(InputError, match="arXiv has no paper 2401.09999"):
         explainer.explain_arxiv_id("2401.09999")
     with pytest.raises(InputError, match="not an arXiv id"):
