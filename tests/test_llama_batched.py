@@ -16,27 +16,47 @@ pytest.importorskip("llama_cpp", reason="needs the local-teacher extra (llama-cp
 
 
 @pytest.mark.slow
-def test_batched_greedy_matches_one_at_a_time(tmp_path):
+def test_engine_greedy_is_token_identical_alone_and_shares_prompts_when_batched(tmp_path):
     from llama_cpp import Llama
+    from llama_cpp import llama_cpp as C
 
+    from miniastrolm.teacher import BackendSettings
     from miniastrolm.teacher.llama_batched import LlamaBatchedEngine
     from miniastrolm.teacher.local import smollm2_gguf
 
     data = tmp_path / "papers.jsonl"
-    data.write_bytes(b"".join(kaggle_line(p) for p in PAPERS[:3]))
+    data.write_bytes(b"".join(kaggle_line(p) for p in PAPERS))
     ingest(IngestConfig(path=str(data), db=str(tmp_path / "s.db")), progress=False)
     prompt = Prompt.load("explain")
     with Store(tmp_path / "s.db") as store:
-        chats = [prompt.messages(store.paper(p["id"])) for p in PAPERS[:3]]
+        chats = [prompt.messages(store.paper(p["id"])) for p in PAPERS]
 
-    engine = LlamaBatchedEngine(smollm2_gguf(), max_sequences=4)
-    batched = engine.generate([engine.prompt_tokens(chat) for chat in chats],
-                              DecodingParams(max_new_tokens=24, temperature=0.0, top_p=1.0), [0, 1, 2])
+    shipped = BackendSettings(backend="local", model="smollm2").batch_size
+    assert shipped == 16
+    engine = LlamaBatchedEngine(smollm2_gguf(), max_sequences=shipped)
+    prompts = [engine.prompt_tokens(chat) for chat in chats]
+    batched = engine.generate(prompts, DecodingParams(max_new_tokens=64, temperature=0.0, top_p=1.0),
+                              [0] * len(prompts))
     reference = Llama(model_path=str(smollm2_gguf()), n_ctx=2048, n_threads=2, verbose=False)
-    for chat, out in zip(chats, batched, strict=True):
-        expected = reference.create_chat_completion(chat, max_tokens=24, temperature=0.0)
-        assert engine.text(out.tokens) == expected["choices"][0]["message"]["content"]
-        assert out.prompt_tokens == expected["usage"]["prompt_tokens"]
+    params = DecodingParams(max_new_tokens=64, temperature=0.0, top_p=1.0)
+    agreed = []
+    for chat, tokens, out in zip(chats, prompts, batched, strict=True):
+        completion = reference.create_chat_completion(chat, max_tokens=64, temperature=0.0)
+        assert out.prompt_tokens == completion["usage"]["prompt_tokens"]  # the same prompt, token for token
+        reference.reset()  # no prompt prefix reused from the call above: evaluated afresh, as that call was
+        expected = []  # the tokens create_chat_completion runs on: Llama.generate, greedy, up to an end token
+        for token in reference.generate(tokens, temp=0.0):
+            if C.llama_vocab_is_eog(reference._model.vocab, token) or len(expected) == 64:
+                break
+            expected.append(token)
+        assert engine.text(expected) == completion["choices"][0]["message"]["content"]
+        # Alone in the engine (built for the shipped 16 sequences) a prompt gives the reference's tokens exactly.
+        assert engine.generate([tokens], params, [0])[0].tokens == expected
+        # Batched with the others, llama.cpp's summation order changes and a greedy near-tie can flip: the
+        # agreement is printed, not promised.
+        agreed.append(next((i for i, (a, b) in enumerate(zip(out.tokens, expected, strict=False)) if a != b),
+                           min(len(out.tokens), len(expected))))
+    print(f"batched: tokens shared with one-at-a-time before the first difference, per paper (of 64): {agreed}")
 
 
 @pytest.mark.slow
