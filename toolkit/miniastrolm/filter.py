@@ -65,7 +65,7 @@ class Thresholds:
 class FilterConfig(Thresholds):
     db: str = field(default=DEFAULT_DB, metadata={"help": "SQLite store"})
     batch: int | None = field(default=None, metadata={"help": "labelling batch id to filter (default: all)"})
-    report: str = field(default="filter_report.md", metadata={"help": "markdown report path"})
+    report: str = field(default="runs/filter/filter_report.md", metadata={"help": "markdown report path"})
 
 
 # Every validator, in the order verdicts are listed: the per-item ones (`validate`), then MiniLM similarity

@@ -136,7 +136,7 @@ class TransformersEngine:
         results = []
         for job, row, mask in zip(jobs, new_tokens.tolist(), inputs["attention_mask"], strict=True):
             stopped = eos in row
-            generated = row[:row.index(eos) + 1] if stopped else row
+            generated = row[:row.index(eos)] if stopped else row  # counted without the end token, as llama.cpp does
             text, at_stop = params.cut_at_stop(self.tokenizer.decode(generated, skip_special_tokens=True))
             text = text.strip()
             finish = "stop" if stopped or at_stop else "length"
