@@ -1,11 +1,13 @@
 """Write real explanations of dev abstracts from several setups, for blind rating (docs/rating.md).
 
     python ratings/generate_outputs.py --papers 70 --setup baseline=recipes/label/quickstart.yaml:--samples=1 \
-        --setup retell=recipes/label/retell.yaml:--samples=1 [--student runs/quickstart/student]
+        --setup retell=recipes/label/retell.yaml:--samples=1
+    python ratings/generate_outputs.py --papers 40 --student runs/quickstart/student
 
 Each teacher setup is a label recipe (plus overrides) run on the same papers of the dev corpus
-(../shared/data, ingested into runs/rated/store.db); resumable, since labelling is. The student (a trained
-folder) explains the same papers one at a time. Outputs land in runs/rated/outputs/<setup>.jsonl, one line per
+(../shared/data, ingested into runs/rated/store.db; the first N in the labeller's balanced order); resumable,
+since labelling is. The student (a trained folder) explains the first N of the same papers one at a time.
+Outputs land in runs/rated/outputs/<setup>.jsonl, one line per
 explanation, with the tokens and seconds it cost. Abstracts stay out of these files.
 """
 
@@ -19,7 +21,7 @@ import orjson
 
 from miniastrolm.config import parse_config
 from miniastrolm.ingest import IngestConfig, ingest
-from miniastrolm.label import LabelConfig, label
+from miniastrolm.label import LabelConfig, label, select_papers
 from miniastrolm.store import Store
 
 DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "astro-ph-dev.jsonl"
@@ -31,11 +33,12 @@ def run_teacher(name: str, recipe: str, overrides: list[str], db: str, papers: i
     report = label(config)
     with Store(db) as store:
         rows = store.batch_outputs(report.batch_id)
+        chosen = [paper.arxiv_id for paper in select_papers(store, config, report.batch_id)]  # balanced order
     with open(out / f"{name}.jsonl", "wb") as file:
         for row in rows:
-            if row["status"] == "ok":
+            if row["status"] == "ok" and row["arxiv_id"] in chosen:
                 file.write(orjson.dumps({"source": name, "explanation": row.pop("output"), **row}) + b"\n")
-    return sorted({row["arxiv_id"] for row in rows})
+    return chosen
 
 
 def run_student(folder: str, arxiv_ids: list[str], db: str, out: Path) -> None:
@@ -52,7 +55,9 @@ def run_student(folder: str, arxiv_ids: list[str], db: str, out: Path) -> None:
             result = explainer.explain_arxiv_id(arxiv_id)
             file.write(orjson.dumps({"source": "student", "arxiv_id": arxiv_id, "explanation": result.explanation,
                                      "seconds": round(time.perf_counter() - started, 2),
-                                     "completion_tokens": result.new_tokens}) + b"\n")
+                                     "completion_tokens": result.new_tokens,
+                                     "finish_reason": "stop" if result.new_tokens < explainer.max_new_tokens
+                                     else "length"}) + b"\n")
             file.flush()
 
 
@@ -69,15 +74,16 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     db = str(Path(args.workdir) / "store.db")
     ingest(IngestConfig(path=args.dev, db=db), progress=False)
-    arxiv_ids: list[str] = []
     for setup in args.setup:
         name, spec = setup.split("=", 1)
         recipe, *overrides = spec.split(":")
         overrides = [part for override in overrides for part in override.split("=", 1)]
-        arxiv_ids = run_teacher(name, recipe, overrides, db, args.papers, out)
-        print(f"{name}: {len(arxiv_ids)} papers -> {out / name}.jsonl", flush=True)
+        print(f"{name}: {len(run_teacher(name, recipe, overrides, db, args.papers, out))} papers -> "
+              f"{out / name}.jsonl", flush=True)
     if args.student:
-        run_student(args.student, arxiv_ids, db, out)
+        with Store(db) as store:  # the papers every teacher setup labels: the labeller's balanced order
+            chosen = select_papers(store, LabelConfig(db=db, limit=args.papers, skip_labelled_elsewhere=False), 0)
+        run_student(args.student, [paper.arxiv_id for paper in chosen], db, out)
         print(f"student: -> {out / 'student.jsonl'}", flush=True)
 
 

@@ -2,7 +2,7 @@
 
     python ratings/merge.py
 
-Reads runs/rated/items.jsonl (the key) and runs/rated/batches/rater-<k>.ratings.jsonl (one line per item:
+Reads runs/rated/items.jsonl (the key) and runs/rated/batches/*.ratings.jsonl (one line per item:
 item, faithful, clarity, degenerate, acceptable, errors). Writes ratings/rated.jsonl (first rating of each
 item, with its source, arXiv id, explanation and split) and ratings/second_ratings.jsonl (the overlap items'
 second rating, for agreement). The split is by paper: ~35 % of papers (by sha256 of the arXiv id) are the
@@ -47,7 +47,7 @@ def main() -> None:
     work, out = Path(args.workdir), Path(args.out)
     key = {row["item"]: row for row in map(orjson.loads, (work / "items.jsonl").read_bytes().splitlines())}
     first, second = {}, []
-    for path in sorted((work / "batches").glob("rater-*.ratings.jsonl")):
+    for path in sorted((work / "batches").glob("*.ratings.jsonl")):
         rater = path.name.split(".")[0]
         for line in path.read_bytes().splitlines():
             if not line.strip():
@@ -57,6 +57,7 @@ def main() -> None:
             (second.append(row) if row["item"] in first else first.__setitem__(row["item"], row))
     rated = [{"item": item, "arxiv_id": key[item]["arxiv_id"], "source": key[item]["source"],
               "split": split(key[item]["arxiv_id"]), "explanation": key[item]["explanation"],
+              "finish_reason": key[item]["finish_reason"], "completion_tokens": key[item]["completion_tokens"],
               **{name: row[name] for name in (*FIELDS, "rater")}}
              for item, row in sorted(first.items(), key=lambda pair: (key[pair[0]]["arxiv_id"], pair[0]))]
     (out / "rated.jsonl").write_bytes(b"".join(orjson.dumps(row) + b"\n" for row in rated))
