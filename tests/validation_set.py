@@ -118,4 +118,6 @@ LABELLED = [
                            "reported in the Journal of Cosmology."), {"grounding"}, "invented journal"),
     (SATELLITE, GOOD_SATELLITE.replace("in deep pictures", "in deep pictures from the Dark Energy Survey"),
      {"grounding"}, "renamed survey: names the abstract never gives"),
+    (FRB, GOOD_FRB.replace("these clues point to", "these groundbreaking clues prove"), {"faithfulness"},
+     "overstated finding"),
 ]

@@ -5,7 +5,9 @@
   light years' fails as a swapped unit);
 - designations: catalogue objects (NGC/IC/M, SN, GRB, GW, FRB, AT, J-coordinates, exoplanets) named in the
   explanation appear in the abstract;
-- missions and instruments (JWST, ALMA, Gaia, ...) named in the explanation appear in the abstract.
+- missions and instruments (JWST, ALMA, Gaia, ...) named in the explanation appear in the abstract;
+- no hype the abstract does not use ("groundbreaking", "proves", "game-changer"): readers rate it an overstated
+  finding.
 Both texts are compared as plain text (TeX rendered), so `$10^{12}\\,M_\\odot$` and '10^12 M_⊙' agree.
 """
 
@@ -76,6 +78,12 @@ def number_problems(source: str, text: str) -> tuple[int, list[str]]:
     return len(found), problems
 
 
+# Hype a small teacher adds to sound exciting; readers rate it an overstated finding unless the abstract says so.
+_HYPE = re.compile(r"\b(?:game[- ]changer|groundbreaking|ground-breaking|revolutionar(?:y|ise|ize)|breakthrough|"
+                   r"paradigm shift|never (?:thought|seen|been) (?:possible|before)|changes? everything|"
+                   r"challenges? our understanding|rewrites? (?:the|our)|proves?|proven|proved)\b", re.IGNORECASE)
+
+
 def check_faithfulness(abstract: str, explanation: str) -> Verdict:
     """Score = share of the explanation's checkable facts (quantities, names) traceable to the abstract."""
     source, text = plain_text(abstract), plain_text(explanation)
@@ -86,5 +94,8 @@ def check_faithfulness(abstract: str, explanation: str) -> Verdict:
     source_instruments, named = instruments(source), instruments(text)
     checked += len(named)
     reasons += [f"invented_instrument: {name}" for name in sorted(named - source_instruments)]
+    hype = {match[0].lower() for match in _HYPE.finditer(text)} - {m[0].lower() for m in _HYPE.finditer(source)}
+    checked += len(hype)
+    reasons += [f"overstated: {word!r} (the abstract does not say so)" for word in sorted(hype)]
     score = 1.0 - len(reasons) / checked if checked else 1.0
     return Verdict("faithfulness", not reasons, round(score, 4), tuple(reasons))
