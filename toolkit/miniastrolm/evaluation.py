@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .store import DEFAULT_DB, Store
+from .student_format import abstract_of, explanation_of, messages
 from .text import plain_text
 from .validate.faithfulness import check_faithfulness, number_problems
 from .validate.format import unfinished
@@ -99,7 +100,7 @@ def generate(model: str, abstracts: list[str], config: EvalConfig) -> list[Outpu
     for abstract in abstracts:
         set_seed(config.seed)
         start = time.perf_counter()
-        reply = explain([{"role": "user", "content": abstract}], max_new_tokens=config.max_new_tokens,
+        reply = explain(messages(abstract), max_new_tokens=config.max_new_tokens,
                         do_sample=config.do_sample, return_full_text=False)
         seconds = time.perf_counter() - start
         text = reply[0]["generated_text"]
@@ -169,8 +170,8 @@ def load_rows(config: EvalConfig) -> list[dict]:
     from datasets import load_dataset
 
     split = load_dataset(config.dataset, split=config.split)
-    rows = [{"arxiv_id": record.get("arxiv_id"), "abstract": record["prompt"][-1]["content"],
-             "reference": record["completion"][0]["content"], "generation_id": record.get("generation_id")}
+    rows = [{"arxiv_id": record.get("arxiv_id"), "abstract": abstract_of(record["prompt"]),
+             "reference": explanation_of(record["completion"]), "generation_id": record.get("generation_id")}
             for record in split]
     rows = rows[:config.limit] if config.limit else rows
     if not rows:

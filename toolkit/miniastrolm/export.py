@@ -25,6 +25,7 @@ from .filter import VALIDATORS, report_from_store
 from .hub import push_folder
 from .selection import Selected, best_per_paper, filter_thresholds
 from .store import DEFAULT_DB, Store
+from .student_format import example
 
 SPLITS = ("train", "validation", "test")
 FEATURES = Features({
@@ -73,8 +74,7 @@ def split_of(arxiv_id: str, validation_share: float, test_share: float) -> str:
 
 def to_record(chosen: Selected) -> dict:
     return {
-        "prompt": [{"role": "user", "content": chosen.abstract}],
-        "completion": [{"role": "assistant", "content": chosen.explanation}],
+        **example(chosen.abstract, chosen.explanation),
         "arxiv_id": chosen.arxiv_id, "title": chosen.title, "categories": chosen.categories.split(),
         "primary_category": chosen.primary_category, "teacher_model": chosen.teacher_model,
         "prompt_version": chosen.prompt_version, "generation_id": chosen.generation,

@@ -26,6 +26,7 @@ from .hub import push_folder
 from .ingest import IngestConfig, ingest
 from .label import LabelConfig, label
 from .store import Store
+from .student_format import messages
 from .train import parse, refresh_card_evaluation, train
 from .validate import Verdict
 
@@ -173,7 +174,7 @@ def run(config: QuickstartConfig) -> dict:
         return result
     arxiv_id, abstract, teacher_text, generation = held
     explain = pipeline("text-generation", model=str(student))
-    student_text = explain([{"role": "user", "content": abstract}])[0]["generated_text"][-1]["content"].strip()
+    student_text = explain(messages(abstract))[0]["generated_text"][-1]["content"].strip()
     table = Table(title=f"held-back paper {arxiv_id}: teacher vs student", show_lines=True)
     table.add_column("teacher (SmolLM2-135M, long instructions)", ratio=1)
     table.add_column("student (fine-tuned on the bare abstract)", ratio=1)

@@ -22,10 +22,9 @@ import yaml
 
 from . import __version__
 from .hardware import fast_bf16
-from .prompts import PROJECT_PROMPTS
+from .student_format import FitCounts, fit_to_length, messages_code, set_chat_template
 
 PAD_TOKEN = "<|pad|>"
-STUDENT_TEMPLATE = "student/chat_template.jinja"
 
 
 @dataclass
@@ -110,42 +109,7 @@ def prepare_tokenizer(tokenizer, model, chat_template: str) -> None:
         tokenizer.add_special_tokens({"pad_token": PAD_TOKEN})
         model.resize_token_embeddings(len(tokenizer))
     model.config.pad_token_id = tokenizer.pad_token_id
-    if chat_template != "auto":
-        tokenizer.chat_template = Path(chat_template).read_text(encoding="utf-8")
-    elif not tokenizer.chat_template:
-        tokenizer.chat_template = (PROJECT_PROMPTS / STUDENT_TEMPLATE).read_text(encoding="utf-8")
-
-
-@dataclass
-class FitCounts:
-    shortened: int = 0
-    dropped: int = 0
-
-
-def fit_to_length(dataset, tokenizer, max_length: int | None, counts: FitCounts):
-    """Shorten the abstract (the prompt) so prompt + explanation fit `max_length`; drop an example only when
-    the explanation alone leaves no room for a useful prompt. Never cut the explanation."""
-    if not max_length:
-        return dataset
-
-    def length(messages) -> int:
-        return len(tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"])
-
-    def fit(example):
-        abstract = example["prompt"][-1]["content"]
-        overflow = length(example["prompt"] + example["completion"]) - max_length
-        if overflow <= 0:
-            return {**example, "keep": True}
-        ids = tokenizer(abstract, add_special_tokens=False)["input_ids"]
-        keep = len(ids) - overflow - 8  # margin: BPE may merge differently at the new end
-        if keep < 64:
-            counts.dropped += 1
-            return {**example, "keep": False}
-        counts.shortened += 1
-        prompt = [*example["prompt"][:-1], {"role": "user", "content": tokenizer.decode(ids[:keep]).rstrip() + " ..."}]
-        return {**example, "prompt": prompt, "keep": True}
-
-    return dataset.map(fit).filter(lambda example: example["keep"]).remove_columns("keep")
+    set_chat_template(tokenizer, chat_template)
 
 
 def load_splits(script: StudentArguments):
@@ -215,7 +179,7 @@ def write_model_card(folder: Path, *, script, sft, description, base_model_id, d
         eval_rows=len(data["validation"]) if "validation" in data else 0, teacher_models=teachers,
         prompt_versions=prompts, fit=fit_counts, settings=settings, result=result, version=__version__,
         trl_version=trl.__version__, transformers_version=transformers.__version__, date=date.today(),
-        evaluation=evaluation_table(script.eval_metrics),
+        evaluation=evaluation_table(script.eval_metrics), messages_code=messages_code(),
         generation={"max_new_tokens": script.max_new_tokens, "repetition_penalty": script.repetition_penalty,
                     "no_repeat_ngram_size": script.no_repeat_ngram_size})
     card.save(folder / "README.md")
