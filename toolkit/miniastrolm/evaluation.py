@@ -121,11 +121,10 @@ def teacher_outputs(rows: list[dict], db: str) -> list[Output]:
     costs = {}
     if Path(db).is_file():
         with Store(db) as store:
-            calls = Counter((batch, latency) for batch, latency in store.db.execute(
-                "SELECT batch, latency_ms FROM generations WHERE latency_ms IS NOT NULL"))
-            costs = {row[0]: (row[2], row[3] / calls[(row[1], row[3])] if row[3] else None, row[4])
-                     for row in store.db.execute("SELECT id, batch, completion_tokens, latency_ms, finish_reason "
-                                                 "FROM generations")}
+            generations = store.generation_costs()
+        calls = Counter((batch, latency) for _, batch, _, latency, _ in generations if latency is not None)
+        costs = {row[0]: (row[2], row[3] / calls[(row[1], row[3])] if row[3] else None, row[4])
+                 for row in generations}
     outputs = []
     for row in rows:
         tokens, latency, finish = costs.get(row.get("generation_id"), (None, None, None))

@@ -23,7 +23,7 @@ from datasets import Dataset, Features, Value
 from . import __version__
 from .filter import VALIDATORS, report_from_store
 from .hub import push_folder
-from .selection import Selected, best_per_paper, filter_thresholds
+from .selection import Selected, best_per_paper
 from .store import DEFAULT_DB, Store
 from .student_format import example
 
@@ -101,7 +101,7 @@ class ExportReport:
 
 def export(config: ExportConfig) -> ExportReport:
     with Store(config.db) as store:
-        found = filter_thresholds(store, config.filter)
+        found = store.filter_thresholds(config.filter)
         if found is None:
             raise ValueError(f"{config.db}: " + (f"no verdict set named {config.filter!r}" if config.filter else
                                                  "no verdicts yet; run `miniastrolm filter` first"))

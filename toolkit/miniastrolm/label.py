@@ -130,19 +130,9 @@ class LabelReport:
 
 def select_papers(store: Store, config: LabelConfig, batch_id: int) -> list[Paper]:
     """Papers in scope, in a stable order (hash of the id), round-robin across categories when balanced."""
-    where, args = ["primary_category LIKE ? || '%'"], [config.category_prefix]
-    if config.date_from:
-        where.append("coalesce(published, updated) >= ?")
-        args.append(config.date_from)
-    if config.date_to:
-        where.append("coalesce(published, updated) <= ?")
-        args.append(config.date_to)
-    if config.skip_labelled_elsewhere:
-        where.append("arxiv_id NOT IN (SELECT paper FROM generations WHERE status = 'ok' AND batch != ?)")
-        args.append(batch_id)
-    rows = store.db.execute(
-        f"SELECT {', '.join(Paper._fields)} FROM papers WHERE {' AND '.join(where)}", args).fetchall()
-    papers = sorted((Paper(*row) for row in rows), key=lambda p: hashlib.sha256(p.arxiv_id.encode()).digest())
+    in_scope = store.papers_in_scope(config.category_prefix, config.date_from, config.date_to,
+                                     batch_id if config.skip_labelled_elsewhere else None)
+    papers = sorted(in_scope, key=lambda p: hashlib.sha256(p.arxiv_id.encode()).digest())
     if config.balanced:
         by_category: dict[str, list[Paper]] = {}
         for paper in papers:

@@ -84,9 +84,7 @@ def held_back_paper(db: str, export_config: ExportConfig, trained_on: set[str]) 
     """(arxiv id, abstract, teacher explanation, generation id) of a labelled paper the student never saw, from
     the test split first."""
     with Store(db) as store:
-        rows = store.db.execute(
-            "SELECT p.arxiv_id, p.abstract, g.output, g.id FROM papers p JOIN generations g ON g.paper = p.arxiv_id "
-            "WHERE g.status = 'ok' ORDER BY p.arxiv_id, g.sample").fetchall()
+        rows = store.labelled_papers()
     unseen = [row for row in rows if row[0] not in trained_on]
     unseen.sort(key=lambda row: split_of(row[0], export_config.validation_share, export_config.test_share) != "test")
     return unseen[0] if unseen else None
@@ -94,9 +92,7 @@ def held_back_paper(db: str, export_config: ExportConfig, trained_on: set[str]) 
 
 def stored_verdicts(db: str, generation: int, filter_name: str) -> list[Verdict]:
     with Store(db) as store:
-        rows = store.db.execute("SELECT validator, passed, score, reasons FROM verdicts WHERE generation = ? AND "
-                                "filter = ? ORDER BY id", (generation, filter_name)).fetchall()
-    return [Verdict(name, bool(passed), score, tuple(orjson.loads(reasons))) for name, passed, score, reasons in rows]
+        return [Verdict(*row) for row in store.verdicts(generation, filter_name)]
 
 
 def verdict_lines(verdicts: list[Verdict]) -> str:
