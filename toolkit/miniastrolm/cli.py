@@ -155,7 +155,7 @@ def train(ctx: typer.Context) -> None:
 @app.command(name="eval", context_settings=STAGE_VERB)
 def evaluate(ctx: typer.Context) -> None:
     """Compare the student with the teacher, the untuned base model and lead-3 on held-out papers."""
-    from .evaluation import EvalConfig
+    from .evaluation import HEADLINE_METRICS, EvalConfig
     from .evaluation import evaluate as run_eval
 
     config = _config(EvalConfig, ctx, evaluate.__doc__ + " Writes report.md, metrics.json and PNG plots; pass "
@@ -167,14 +167,13 @@ def evaluate(ctx: typer.Context) -> None:
     table.add_column("metric")
     for name in names:
         table.add_column(name, justify="right")
-    for metric in ("rougeL", "similarity", "fkgl", "invented_number_rate", "on_task_rate", "truncated_rate",
-                   "seconds_per_explanation"):
+    for metric in HEADLINE_METRICS:
         table.add_row(metric, *(f"{v:.3f}" if (v := result["systems"][n].get(metric)) is not None else "n/a"
                                 for n in names))
     console.print(table)
     from pathlib import Path
 
-    from .train import refresh_card_evaluation
+    from .cards import refresh_card_evaluation
 
     if refresh_card_evaluation(Path(config.student), Path(config.output_dir) / "metrics.json"):
         console.print(f"evaluation table written into the model card {config.student}/README.md")

@@ -233,6 +233,10 @@ TABLES = {"Relevance": ("rouge1", "rouge2", "rougeL", "similarity"),
           "Factuality": ("invented_number_rate", "numbers_traceable", "invented_name_rate", "on_task_rate",
                          "truncated_rate"),
           "Cost": ("tokens_per_explanation", "seconds_per_explanation")}
+# The headline metrics: the model card's evaluation table and the summaries `eval` and `run` print; the plot
+# shows those that are not cost.
+HEADLINE_METRICS = ("rougeL", "similarity", "fkgl", "invented_number_rate", "on_task_rate", "truncated_rate",
+                    "seconds_per_explanation")
 
 
 def _cell(value) -> str:
@@ -296,7 +300,7 @@ def plots(distributions: dict, metrics: dict, folder: Path) -> None:
     import matplotlib.pyplot as plt
 
     names = list(metrics)
-    shown = ["rougeL", "similarity", "fkgl", "invented_number_rate", "on_task_rate", "truncated_rate"]
+    shown = [metric for metric in HEADLINE_METRICS if metric not in TABLES["Cost"]]
     figure, axes = plt.subplots(2, 3, figsize=(12, 6))
     for axis, metric in zip(axes.flat, shown, strict=True):
         values = [metrics[name].get(metric) or 0.0 for name in names]

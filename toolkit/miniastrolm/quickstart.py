@@ -18,8 +18,9 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from .cards import refresh_card_evaluation
 from .config import parse_config
-from .evaluation import EvalConfig, evaluate
+from .evaluation import HEADLINE_METRICS, EvalConfig, evaluate
 from .export import ExportConfig, export, split_of
 from .filter import FilterConfig, check_explanation, run_filter
 from .hub import push_folder
@@ -27,7 +28,7 @@ from .ingest import IngestConfig, ingest
 from .label import LabelConfig, label
 from .store import Store
 from .student_format import messages
-from .train import parse, refresh_card_evaluation, train
+from .train import parse, train
 from .validate import Verdict
 
 console = Console()
@@ -146,8 +147,7 @@ def run(config: QuickstartConfig) -> dict:
     if "test" in exported.split_rows:
         evaluated = evaluate(eval_config)
         for name, metrics in evaluated["systems"].items():
-            console.print(f"{name:>8}: " + ", ".join(f"{key} {_fmt(metrics.get(key))}" for key in (
-                "rougeL", "similarity", "fkgl", "invented_number_rate", "on_task_rate", "seconds_per_explanation")))
+            console.print(f"{name:>8}: " + ", ".join(f"{key} {_fmt(metrics.get(key))}" for key in HEADLINE_METRICS))
         console.print(f"report: {work / 'eval' / 'report.md'}")
         if refresh_card_evaluation(student, work / "eval" / "metrics.json"):
             console.print(f"the evaluation table is in the model card {student / 'README.md'}")

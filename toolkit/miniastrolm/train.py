@@ -14,15 +14,13 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import asdict, dataclass, field
-from datetime import date
-from importlib.resources import files
 from pathlib import Path
 
 import yaml
 
-from . import __version__
+from .cards import hub_base_model, write_model_card
 from .hardware import fast_bf16
-from .student_format import FitCounts, fit_to_length, messages_code, set_chat_template
+from .student_format import FitCounts, fit_to_length, set_chat_template
 
 PAD_TOKEN = "<|pad|>"
 
@@ -119,82 +117,6 @@ def load_splits(script: StudentArguments):
     if "train" not in data:
         raise ValueError(f"dataset {script.dataset_name}: no train split (splits: {', '.join(data)})")
     return data
-
-
-def teacher_provenance(split) -> tuple[str, str]:
-    def joined(column: str) -> str:
-        return ", ".join(sorted(set(split[column]))) if column in split.column_names else "unknown"
-
-    return joined("teacher_model"), joined("prompt_version")
-
-
-CARD_METRICS = ("rougeL", "similarity", "fkgl", "invented_number_rate", "on_task_rate", "truncated_rate",
-                "seconds_per_explanation")
-
-
-def evaluation_table(path: str | None) -> str:
-    """The headline metrics of `miniastrolm eval` (metrics.json) as a markdown table, one row per system."""
-    if not path or not Path(path).is_file():
-        return ("Not evaluated yet: `miniastrolm eval --student <this folder>` writes the table here "
-                "(or pass `--eval_metrics <run>/metrics.json` when training).")
-    import json
-
-    metrics = json.loads(Path(path).read_text(encoding="utf-8"))
-    lines = [f"On {metrics['n']} held-out papers ({metrics['dataset']}, split `{metrics['split']}`); the teacher's "
-             "explanations are the ROUGE reference; lead3 = the abstract's first three sentences.", "",
-             "| system | " + " | ".join(CARD_METRICS) + " |", "|---" * (len(CARD_METRICS) + 1) + "|"]
-    for system, values in metrics["systems"].items():
-        cells = ["n/a" if values.get(name) is None else f"{values[name]:.3f}" for name in CARD_METRICS]
-        lines.append(f"| {system} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def hub_base_model(script: StudentArguments, model_args) -> str | None:
-    """The base's Hub id for the card metadata; None when it came from scratch, smollm2 or a local folder."""
-    source = model_args.model_name_or_path
-    if script.init_from_scratch or source == "smollm2" or Path(source).exists():
-        return None
-    return source
-
-
-def write_model_card(folder: Path, *, script, sft, description, base_model_id, data, fit_counts, result,
-                     load_path) -> None:
-    import transformers
-    import trl
-    from huggingface_hub import ModelCard, ModelCardData
-
-    teachers, prompts = teacher_provenance(data["train"])
-    datasets_meta = [script.dataset_name] if not Path(script.dataset_name).exists() else None
-    card_data = ModelCardData(
-        language="en", license="apache-2.0", library_name="transformers", pipeline_tag="text-generation",
-        tags=["astronomy", "distillation", "miniastrolm", "trl", "sft"], datasets=datasets_meta,
-        base_model=base_model_id)
-    settings = ", ".join(f"{key}={getattr(sft, key)}" for key in (
-        "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
-        "gradient_accumulation_steps", "max_length", "bf16", "seed"))
-    card = ModelCard.from_template(
-        card_data, template_str=files("miniastrolm").joinpath("templates/model_card.md").read_text("utf-8"),
-        model_name=Path(load_path).name or load_path, load_path=load_path, base_model=description,
-        dataset=script.dataset_name, dataset_revision=script.dataset_revision, train_rows=len(data["train"]),
-        eval_rows=len(data["validation"]) if "validation" in data else 0, teacher_models=teachers,
-        prompt_versions=prompts, fit=fit_counts, settings=settings, result=result, version=__version__,
-        trl_version=trl.__version__, transformers_version=transformers.__version__, date=date.today(),
-        evaluation=evaluation_table(script.eval_metrics), messages_code=messages_code(),
-        generation={"max_new_tokens": script.max_new_tokens, "repetition_penalty": script.repetition_penalty,
-                    "no_repeat_ngram_size": script.no_repeat_ngram_size})
-    card.save(folder / "README.md")
-
-
-def refresh_card_evaluation(folder: Path, metrics_json: str | Path) -> bool:
-    """Put the evaluation table from `miniastrolm eval`'s metrics.json into an existing model card."""
-    card = Path(folder) / "README.md"
-    if not card.is_file() or not Path(metrics_json).is_file():
-        return False
-    text = card.read_text(encoding="utf-8")
-    start = text.index("## Evaluation\n") + len("## Evaluation\n")
-    end = text.index("\n## ", start)
-    card.write_text(text[:start] + "\n" + evaluation_table(str(metrics_json)) + "\n" + text[end:], encoding="utf-8")
-    return True
 
 
 def save_generation_defaults(model, tokenizer, script: StudentArguments) -> None:
