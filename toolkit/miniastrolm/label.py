@@ -13,7 +13,7 @@ import hashlib
 import re
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Literal
 
 import orjson
@@ -88,11 +88,8 @@ class LabelConfig:
                               tuple(self.stop))
 
     def backend_settings(self) -> BackendSettings:
-        return BackendSettings(
-            backend=self.backend, model=self.model, base_url=self.base_url, provider=self.provider,
-            token_env=self.token_env, concurrency=self.concurrency, timeout_seconds=self.timeout_seconds,
-            max_retries=self.max_retries, backoff_seconds=self.backoff_seconds, batch_size=self.batch_size,
-            dtype=self.dtype, engine=self.engine)
+        """Every BackendSettings field from the recipe field of the same name."""
+        return BackendSettings(**{setting.name: getattr(self, setting.name) for setting in fields(BackendSettings)})
 
     def identity(self, prompt_version: str) -> dict:
         """What shapes the outputs; its hash names the batch. Holds no secret (only the token's variable name)."""
