@@ -19,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from .cards import hub_base_model, write_model_card
+from .config import OneSpellingHelpFormatter
 from .hardware import fast_bf16
 from .student_format import FitCounts, fit_to_length, set_chat_template
 
@@ -200,7 +201,7 @@ def parse(args: list[str] | None = None):
     import torch
     from trl import ModelConfig, SFTConfig, TrlParser
 
-    parser = TrlParser((StudentArguments, SFTConfig, ModelConfig))
+    parser = TrlParser((StudentArguments, SFTConfig, ModelConfig), formatter_class=OneSpellingHelpFormatter)
     # TRL defaults to bf16, which fails on CPU-only machines and is emulated (slower) without AMX/AVX512-BF16;
     # default to what this machine runs fast. Without a GPU, use_cpu makes several launched processes one DDP
     # group over gloo (otherwise each trains alone). A recipe or flag still decides.
