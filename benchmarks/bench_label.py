@@ -18,18 +18,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import time
 from pathlib import Path
 
 import orjson
 from results import record
 
+from miniastrolm.models import smollm2_gguf
 from miniastrolm.prompts import Prompt
 from miniastrolm.store import Paper
 from miniastrolm.teacher import BackendSettings, DecodingParams, Job
 from miniastrolm.teacher.endpoint import EndpointTeacher
-from miniastrolm.teacher.llama_server import llama_cpp_server
-from miniastrolm.teacher.local import LocalTeacher, smollm2_gguf
+from miniastrolm.teacher.local import LocalTeacher
+
+sys.path.append(str(Path(__file__).resolve().parents[1] / "tests"))
+from llama_server import llama_cpp_server  # noqa: E402 - the test helper, found once tests/ is on the path
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "astro-ph-dev.jsonl"
 

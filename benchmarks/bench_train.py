@@ -28,6 +28,7 @@ from transformers import GPT2Config, GPT2LMHeadModel, TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
 from miniastrolm.hardware import fast_bf16
+from miniastrolm.student_format import example
 from miniastrolm.train import gpt2_tokenizer, prepare_tokenizer
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "student" / "gpt2-sft.yaml"
@@ -82,9 +83,7 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     args = parser.parse_args()
     pairs = load(args.corpus, 4 * (args.steps + 1))
-    dataset = Dataset.from_list([{"prompt": [{"role": "user", "content": paper.abstract}],
-                                  "completion": [{"role": "assistant", "content": explanation}]}
-                                 for paper, explanation in pairs])
+    dataset = Dataset.from_list([example(paper.abstract, explanation) for paper, explanation in pairs])
     recipe = yaml.safe_load(RECIPE.read_text())
     shipped = {"activation_checkpointing": recipe["activation_checkpointing"], "bf16": fast_bf16(),
                "packing": recipe["packing"]}

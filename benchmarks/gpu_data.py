@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 from datasets import Dataset
 
+from miniastrolm.student_format import example
 from miniastrolm.text import plain_text
 
 CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "astro-ph-dev.jsonl"
@@ -42,8 +43,7 @@ def main() -> None:
     for line in lines:
         record = orjson.loads(line)
         abstract = " ".join(record["abstract"].split())
-        rows.append({"prompt": [{"role": "user", "content": abstract}],
-                     "completion": [{"role": "assistant", "content": explanation_from(record["abstract"], rng)}],
+        rows.append({**example(abstract, explanation_from(record["abstract"], rng)),
                      "arxiv_id": record["id"], "teacher_model": "gpu-check-synthetic",
                      "prompt_version": "explain@gpu-check"})
     (args.out / "data").mkdir(parents=True, exist_ok=True)

@@ -66,10 +66,12 @@ def timed(call, device: str) -> float:
 def measure_pipeline(folder: str, device: str, dtype: torch.dtype, new_tokens: int, **overrides) -> dict:
     from transformers import pipeline
 
+    from miniastrolm.student_format import messages as student_messages
+
     start = time.perf_counter()
     pipe = pipeline("text-generation", model=folder, device=device, dtype=dtype)
     load = time.perf_counter() - start
-    messages = [[{"role": "user", "content": abstract}] for abstract in ABSTRACTS]
+    messages = [student_messages(abstract) for abstract in ABSTRACTS]
     pipe(messages[0], max_new_tokens=8, return_full_text=False, **overrides)  # warm-up: kernels, allocator
     first = [timed(lambda m=m: pipe(m, max_new_tokens=1, return_full_text=False, **overrides), device)
              for m in messages]

@@ -183,7 +183,7 @@ def tiny_chat_model(tmp_path_factory):
     generation in well under a second, for tests of the machinery (its words are noise)."""
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from miniastrolm.teacher.local import resolve_model
+    from miniastrolm.models import resolve_model
 
     folder, _ = resolve_model("smollm2")  # converts the embedded GGUF once (cached)
     tokenizer = AutoTokenizer.from_pretrained(folder)

@@ -5,6 +5,8 @@ from pathlib import Path
 
 from datasets import Dataset
 
+from miniastrolm.student_format import example
+
 PAIRS = [
     ("We find a cold gas stream feeding a dwarf galaxy.", "A dwarf galaxy is being fed by a stream of cold gas."),
     ("We time twelve pulsars with a small dish.", "A small radio dish can keep time with twelve spinning stars."),
@@ -22,8 +24,7 @@ HELD_OUT = [
 
 
 def records(pairs):
-    return [{"prompt": [{"role": "user", "content": abstract}],
-             "completion": [{"role": "assistant", "content": explanation}],
+    return [{**example(abstract, explanation),
              "arxiv_id": f"2611.8{i:04d}", "teacher_model": "fixture-teacher", "prompt_version": "explain@fixture"}
             for i, (abstract, explanation) in enumerate(pairs)]
 

@@ -44,3 +44,18 @@ def test_exit_codes(tmp_path):
     assert nothing_close.returncode == 2 and "did you mean" not in nothing_close.stderr
     no_db = run("db", "stats", "--db", str(tmp_path / "none.db"))
     assert no_db.returncode == 2 and "no store" in no_db.stderr
+
+
+def test_every_verb_takes_underscores_or_dashes_and_help_shows_one_spelling(tmp_path):
+    data = tmp_path / "k.jsonl"
+    data.write_bytes(b"".join(kaggle_line(p) for p in PAPERS))
+    for spelling in ("--category_prefix", "--category-prefix"):
+        done = run("ingest", "--path", str(data), "--db", str(tmp_path / f"{spelling}.db"), spelling, "astro-ph.GA")
+        assert done.returncode == 0 and "papers kept" in done.stderr, done.stderr
+    for spelling in ("--arxiv_id", "--arxiv-id"):  # a typer verb: the option is known under both names
+        both = run("explain", spelling, "2401.00001", "--input", "x.jsonl")
+        assert both.returncode == 2 and "give exactly one of" in both.stderr, both.stderr
+    stage_help = run("eval", "--help").stdout
+    assert "--max_new_tokens" in stage_help and "--max-new-tokens" not in stage_help
+    typer_help = run("explain", "--help").stdout
+    assert "--max-new-tokens" in typer_help and "--max_new_tokens" not in typer_help

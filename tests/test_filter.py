@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from miniastrolm.filter import FilterConfig, run_filter
+from miniastrolm.filter import VALIDATORS, FilterConfig, run_filter
 from miniastrolm.ingest import IngestConfig, ingest
 from miniastrolm.store import Store
 
@@ -34,7 +34,7 @@ def test_filter_stores_verdicts_and_writes_a_report(tmp_path):
     again = run_filter(config, progress=False)  # idempotent: same thresholds, same verdict set
     assert again.passed == report.passed
     with Store(db) as store:
-        assert store.count("verdicts") == 7 * len(usable)
+        assert store.count("verdicts") == len(VALIDATORS) * len(usable)
         reasons = store.db.execute("SELECT reasons FROM verdicts WHERE validator = 'faithfulness' AND NOT passed")
         assert any("invented_object: NGC891" in json.loads(row[0]) for row in reasons)
     markdown = (tmp_path / "report.md").read_text()

@@ -15,8 +15,9 @@ pytest.importorskip("llama_cpp.server", reason="needs the local-teacher extra (l
 
 @pytest.fixture(scope="module")
 def llama_server():
-    from miniastrolm.teacher.llama_server import llama_cpp_server
-    from miniastrolm.teacher.local import smollm2_gguf
+    from miniastrolm.models import smollm2_gguf
+
+    from llama_server import llama_cpp_server
 
     with llama_cpp_server(smollm2_gguf()) as url:
         yield url

@@ -20,9 +20,9 @@ def test_engine_greedy_is_token_identical_alone_and_shares_prompts_when_batched(
     from llama_cpp import Llama
     from llama_cpp import llama_cpp as C
 
+    from miniastrolm.models import smollm2_gguf
     from miniastrolm.teacher import BackendSettings
     from miniastrolm.teacher.llama_batched import LlamaBatchedEngine
-    from miniastrolm.teacher.local import smollm2_gguf
 
     data = tmp_path / "papers.jsonl"
     data.write_bytes(b"".join(kaggle_line(p) for p in PAPERS))

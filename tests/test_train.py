@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from miniastrolm.hub import RevisionExists, push_folder
-from miniastrolm.train import FitCounts, fit_to_length, gpt2_tokenizer, load_base, parse
+from miniastrolm.student_format import FitCounts, fit_to_length
+from miniastrolm.train import gpt2_tokenizer, load_base, parse
 
 from student_data import PAIRS, write_student_dataset
 
@@ -72,6 +73,7 @@ def test_model_card_renders_real_values(tiny_student):
     assert f"after {state['global_step']} steps" in card and "validation loss" in card
     assert str(dataset) in card and "fixture-teacher" in card and "explain@fixture" in card
     assert f'pipeline("text-generation", model="{model_dir}")' in card
+    assert 'reply = explain([{"role": "user", "content": abstract}])' in card  # rendered from student_format
     assert "8 training and 2 validation examples" in card and "can state wrong facts" in card
 
 

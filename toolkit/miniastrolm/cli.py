@@ -1,20 +1,42 @@
 """`miniastrolm`: one verb per pipeline stage. Verbs only parse and call; the work lives in the stage modules.
 
 Stage verbs take `--config recipes/<stage>/<name>.yaml` plus `--key value` overrides; their `--help` lists
-every key with its default (the same keys a recipe may set).
+every key with its default (the same keys a recipe may set). On every verb a flag may be spelled with
+underscores or dashes (`--max_new_tokens` or `--max-new-tokens`): the stage verbs' help shows the recipe key,
+explain / serve / space show dashes.
 """
 
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 from .store import DEFAULT_DB
 
+
+def dashed(arg: str) -> str:
+    """`--max_new_tokens[=v]` -> `--max-new-tokens[=v]`; anything not a long flag unchanged."""
+    if not arg.startswith("--"):
+        return arg
+    name, equals, value = arg.partition("=")
+    return name.replace("_", "-") + equals + value
+
+
+class AnySpellingGroup(TyperGroup):
+    """Reads underscores in flag names as dashes, so typer's dashed options take both spellings (the stage
+    verbs' parser registers both)."""
+
+    def main(self, args=None, *rest, **kwargs):
+        return super().main([dashed(arg) for arg in (sys.argv[1:] if args is None else args)], *rest, **kwargs)
+
+
 app = typer.Typer(
+    cls=AnySpellingGroup,
     help="MiniAstroLM: turn arXiv astro-ph abstracts into plain-language explanations, distilled from a "
          "teacher LLM into a small student model. Each verb is one pipeline stage; add --help to any verb.",
     no_args_is_help=True,
@@ -155,7 +177,7 @@ def train(ctx: typer.Context) -> None:
 @app.command(name="eval", context_settings=STAGE_VERB)
 def evaluate(ctx: typer.Context) -> None:
     """Compare the student with the teacher, the untuned base model and lead-3 on held-out papers."""
-    from .evaluation import EvalConfig
+    from .evaluation import HEADLINE_METRICS, EvalConfig
     from .evaluation import evaluate as run_eval
 
     config = _config(EvalConfig, ctx, evaluate.__doc__ + " Writes report.md, metrics.json and PNG plots; pass "
@@ -167,14 +189,13 @@ def evaluate(ctx: typer.Context) -> None:
     table.add_column("metric")
     for name in names:
         table.add_column(name, justify="right")
-    for metric in ("rougeL", "similarity", "fkgl", "invented_number_rate", "on_task_rate", "truncated_rate",
-                   "seconds_per_explanation"):
+    for metric in HEADLINE_METRICS:
         table.add_row(metric, *(f"{v:.3f}" if (v := result["systems"][n].get(metric)) is not None else "n/a"
                                 for n in names))
     console.print(table)
     from pathlib import Path
 
-    from .train import refresh_card_evaluation
+    from .cards import refresh_card_evaluation
 
     if refresh_card_evaluation(Path(config.student), Path(config.output_dir) / "metrics.json"):
         console.print(f"evaluation table written into the model card {config.student}/README.md")

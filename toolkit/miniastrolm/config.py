@@ -7,6 +7,7 @@ This is the mechanism TRL's `TrlParser` uses (YAML values become argparse defaul
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import difflib
 import os
@@ -18,6 +19,20 @@ import yaml
 
 T = TypeVar("T")
 _ENV_REFERENCE = re.compile(r"\$\{(\w+)\}")
+
+
+class OneSpellingHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """`--help` lists each flag once, as its recipe key (`--max_new_tokens`); the parser also takes the dashed
+    spelling (`--max-new-tokens`), which it registers as an alias."""
+
+    def _format_action_invocation(self, action):
+        def dashed_twin(name: str) -> bool:
+            underscored = "--" + name[2:].replace("-", "_")
+            return name.startswith("--") and underscored != name and underscored in action.option_strings
+
+        shown = copy.copy(action)
+        shown.option_strings = [name for name in action.option_strings if not dashed_twin(name)]
+        return super()._format_action_invocation(shown)
 
 
 class ConfigError(ValueError):
@@ -57,7 +72,7 @@ def parse_config(config_class: type[T], args: list[str], prog: str, description:
     from transformers import HfArgumentParser
 
     parser = HfArgumentParser(
-        config_class, prog=prog, description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+        config_class, prog=prog, description=description, formatter_class=OneSpellingHelpFormatter
     )
     parser.add_argument("--config", help="YAML recipe; its keys are the flags below, flags given here win")
     keys = {field.name for field in dataclasses.fields(config_class)}

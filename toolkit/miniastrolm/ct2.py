@@ -13,6 +13,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from .student_format import prompt_ids
+
 
 def converted(model: str, quantization: str = "int8") -> Path:
     """The CTranslate2 copy of a transformers model folder or Hub id, converted on first use."""
@@ -21,7 +23,7 @@ def converted(model: str, quantization: str = "int8") -> Path:
     if Path(model).is_dir():
         target = Path(model) / f"ctranslate2-{quantization}"
     else:
-        from .teacher.local import cache_dir
+        from .models import cache_dir
 
         target = cache_dir() / "ctranslate2" / f"{hashlib.sha256(model.encode()).hexdigest()[:16]}-{quantization}"
     if not (target / "model.bin").is_file():
@@ -44,8 +46,7 @@ class CTranslate2Student:
                         "no_repeat_ngram_size": generation_config.no_repeat_ngram_size or 0}
 
     def prompt_tokens(self, abstract: str) -> list[str]:
-        ids = self.tokenizer.apply_chat_template([{"role": "user", "content": abstract}], add_generation_prompt=True,
-                                                 tokenize=True, return_dict=True)["input_ids"]
+        ids = prompt_ids(self.tokenizer, abstract, tokenize=True, return_dict=True)["input_ids"]
         return self.tokenizer.convert_ids_to_tokens(ids)
 
     def generate(self, abstracts: list[str], max_new_tokens: int, samples: int = 1, temperature: float = 1.0,

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .store import DEFAULT_DB, Store
+from .student_format import abstract_of, explanation_of, messages
 from .text import plain_text
 from .validate.faithfulness import check_faithfulness, number_problems
 from .validate.format import unfinished
@@ -90,7 +91,7 @@ def generate(model: str, abstracts: list[str], config: EvalConfig) -> list[Outpu
     from transformers import pipeline, set_seed
 
     if model == "smollm2":
-        from .teacher.local import resolve_model
+        from .models import resolve_model
 
         model, _ = resolve_model("smollm2")
     explain = pipeline("text-generation", model=model, dtype=torch.float32)
@@ -99,7 +100,7 @@ def generate(model: str, abstracts: list[str], config: EvalConfig) -> list[Outpu
     for abstract in abstracts:
         set_seed(config.seed)
         start = time.perf_counter()
-        reply = explain([{"role": "user", "content": abstract}], max_new_tokens=config.max_new_tokens,
+        reply = explain(messages(abstract), max_new_tokens=config.max_new_tokens,
                         do_sample=config.do_sample, return_full_text=False)
         seconds = time.perf_counter() - start
         text = reply[0]["generated_text"]
@@ -120,11 +121,10 @@ def teacher_outputs(rows: list[dict], db: str) -> list[Output]:
     costs = {}
     if Path(db).is_file():
         with Store(db) as store:
-            calls = Counter((batch, latency) for batch, latency in store.db.execute(
-                "SELECT batch, latency_ms FROM generations WHERE latency_ms IS NOT NULL"))
-            costs = {row[0]: (row[2], row[3] / calls[(row[1], row[3])] if row[3] else None, row[4])
-                     for row in store.db.execute("SELECT id, batch, completion_tokens, latency_ms, finish_reason "
-                                                 "FROM generations")}
+            generations = store.generation_costs()
+        calls = Counter((batch, latency) for _, batch, _, latency, _ in generations if latency is not None)
+        costs = {row[0]: (row[2], row[3] / calls[(row[1], row[3])] if row[3] else None, row[4])
+                 for row in generations}
     outputs = []
     for row in rows:
         tokens, latency, finish = costs.get(row.get("generation_id"), (None, None, None))
@@ -169,8 +169,8 @@ def load_rows(config: EvalConfig) -> list[dict]:
     from datasets import load_dataset
 
     split = load_dataset(config.dataset, split=config.split)
-    rows = [{"arxiv_id": record.get("arxiv_id"), "abstract": record["prompt"][-1]["content"],
-             "reference": record["completion"][0]["content"], "generation_id": record.get("generation_id")}
+    rows = [{"arxiv_id": record.get("arxiv_id"), "abstract": abstract_of(record["prompt"]),
+             "reference": explanation_of(record["completion"]), "generation_id": record.get("generation_id")}
             for record in split]
     rows = rows[:config.limit] if config.limit else rows
     if not rows:
@@ -233,6 +233,10 @@ TABLES = {"Relevance": ("rouge1", "rouge2", "rougeL", "similarity"),
           "Factuality": ("invented_number_rate", "numbers_traceable", "invented_name_rate", "on_task_rate",
                          "truncated_rate"),
           "Cost": ("tokens_per_explanation", "seconds_per_explanation")}
+# The headline metrics: the model card's evaluation table and the summaries `eval` and `run` print; the plot
+# shows those that are not cost.
+HEADLINE_METRICS = ("rougeL", "similarity", "fkgl", "invented_number_rate", "on_task_rate", "truncated_rate",
+                    "seconds_per_explanation")
 
 
 def _cell(value) -> str:
@@ -296,7 +300,7 @@ def plots(distributions: dict, metrics: dict, folder: Path) -> None:
     import matplotlib.pyplot as plt
 
     names = list(metrics)
-    shown = ["rougeL", "similarity", "fkgl", "invented_number_rate", "on_task_rate", "truncated_rate"]
+    shown = [metric for metric in HEADLINE_METRICS if metric not in TABLES["Cost"]]
     figure, axes = plt.subplots(2, 3, figsize=(12, 6))
     for axis, metric in zip(axes.flat, shown, strict=True):
         values = [metrics[name].get(metric) or 0.0 for name in names]

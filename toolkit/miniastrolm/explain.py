@@ -21,6 +21,7 @@ from .ingest.arxiv_api import API_URL, read_arxiv_api
 from .ingest.records import ARXIV_ID, split_version
 from .selection import selection_score
 from .store import Paper, Store
+from .student_format import messages, prompt_ids
 from .text import unwrap
 from .validate import Verdict
 from .validate.format import english_share, words
@@ -161,7 +162,7 @@ class ExplainPipeline:
                                            deadline=deadline)[0]
             else:
                 limit = {"max_time": max(deadline - time.monotonic(), 0.0)} if deadline else {}
-                replies = self.pipe([{"role": "user", "content": abstract}], **params, **limit)
+                replies = self.pipe(messages(abstract), **params, **limit)
                 texts = [reply["generated_text"].strip() for reply in replies]
             latency = time.perf_counter() - start
         if deadline and time.monotonic() > deadline:
@@ -205,8 +206,7 @@ class ExplainPipeline:
             yield from self.fast.stream(abstract, self.max_new_tokens, deadline)
             return
         tokenizer = self.tokenizer
-        inputs = tokenizer.apply_chat_template([{"role": "user", "content": abstract}], add_generation_prompt=True,
-                                               return_tensors="pt", return_dict=True)
+        inputs = prompt_ids(tokenizer, abstract, return_tensors="pt", return_dict=True)
         streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
         # Greedy needs no seed, so no lock: a client that goes away mid-stream must not block the others.
         worker = threading.Thread(target=self.pipe.model.generate, daemon=True, kwargs={

@@ -10,21 +10,18 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import statistics
-from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
-from importlib.resources import files
 from pathlib import Path
 
 import orjson
 from datasets import Dataset, Features, Value
 
-from . import __version__
+from .cards import dataset_card
 from .filter import VALIDATORS, report_from_store
 from .hub import push_folder
-from .selection import Selected, best_per_paper, filter_thresholds
+from .selection import Selected, best_per_paper
 from .store import DEFAULT_DB, Store
+from .student_format import example
 
 SPLITS = ("train", "validation", "test")
 FEATURES = Features({
@@ -73,21 +70,13 @@ def split_of(arxiv_id: str, validation_share: float, test_share: float) -> str:
 
 def to_record(chosen: Selected) -> dict:
     return {
-        "prompt": [{"role": "user", "content": chosen.abstract}],
-        "completion": [{"role": "assistant", "content": chosen.explanation}],
+        **example(chosen.abstract, chosen.explanation),
         "arxiv_id": chosen.arxiv_id, "title": chosen.title, "categories": chosen.categories.split(),
         "primary_category": chosen.primary_category, "teacher_model": chosen.teacher_model,
         "prompt_version": chosen.prompt_version, "generation_id": chosen.generation,
         "selection_score": chosen.selection_score,
         "scores": {name: chosen.scores.get(name) for name in VALIDATORS},
     }
-
-
-def size_category(rows: int) -> str:
-    for bound, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
-        if rows < bound:
-            return name
-    return "n>1M"
 
 
 @dataclass
@@ -101,7 +90,7 @@ class ExportReport:
 
 def export(config: ExportConfig) -> ExportReport:
     with Store(config.db) as store:
-        found = filter_thresholds(store, config.filter)
+        found = store.filter_thresholds(config.filter)
         if found is None:
             raise ValueError(f"{config.db}: " + (f"no verdict set named {config.filter!r}" if config.filter else
                                                  "no verdicts yet; run `miniastrolm filter` first"))
@@ -128,7 +117,9 @@ def export(config: ExportConfig) -> ExportReport:
         for split, rows in written.items():
             for row in rows:
                 out.write(orjson.dumps({**row, "split": split}) + b"\n")
-    card = dataset_card(config, name, thresholds, chosen, written, filter_report.markdown())
+    shown = sorted(chosen, key=lambda s: split_of(s.arxiv_id, config.validation_share, config.test_share) != "train")
+    card = dataset_card(config, name, thresholds, chosen, written, filter_report.markdown(),
+                        shown[:config.card_samples])
     card.save(output / "README.md")
     report = ExportReport(name, {split: len(rows) for split, rows in written.items()}, output, jsonl)
     if config.push_to_hub:
@@ -139,33 +130,3 @@ def export(config: ExportConfig) -> ExportReport:
             raise RuntimeError(f"exported to {output}, but the push to {config.push_to_hub} failed: "
                                f"{type(error).__name__}: {error}") from error
     return report
-
-
-def dataset_card(config: ExportConfig, filter_name: str, thresholds: dict, chosen: list[Selected],
-                 written: dict[str, list], filter_report: str):
-    from huggingface_hub import DatasetCard, DatasetCardData
-
-    words = [len(selected.explanation.split()) for selected in chosen]
-    card_data = DatasetCardData(
-        language="en", license=config.license, pretty_name=config.pretty_name,
-        task_categories=["text-generation", "summarization"], size_categories=size_category(len(chosen)),
-        tags=["astronomy", "arxiv", "distillation", "plain-language", "miniastrolm"],
-        configs=[{"config_name": "default",
-                  "data_files": [{"split": split, "path": f"data/{split}-*"} for split in written]}],
-    )
-    shown = sorted(chosen, key=lambda s: split_of(s.arxiv_id, config.validation_share, config.test_share) != "train")
-    samples = [selected._replace(abstract=selected.abstract[:700] + ("..." if len(selected.abstract) > 700 else ""))
-               for selected in shown[:config.card_samples]]
-    return DatasetCard.from_template(
-        card_data, template_str=files("miniastrolm").joinpath("templates/dataset_card.md").read_text("utf-8"),
-        pretty_name=config.pretty_name, load_path=config.push_to_hub or config.output_dir,
-        teacher_models=", ".join(sorted({s.teacher_model for s in chosen})),
-        prompt_versions=", ".join(sorted({s.prompt_version for s in chosen})), filter_name=filter_name,
-        thresholds=", ".join(f"{key}={value}" for key, value in thresholds.items()),
-        split_shares=f"{1 - config.validation_share - config.test_share:.0%} / {config.validation_share:.0%} / "
-                     f"{config.test_share:.0%}", version=__version__, date=date.today(),
-        split_rows={split: len(rows) for split, rows in written.items()},
-        words={"mean": round(statistics.mean(words)), "min": min(words), "max": max(words)},
-        categories=Counter(s.primary_category for s in chosen).most_common(), filter_report=filter_report.replace(
-            "# Filter report", "###"), samples=samples)
-

@@ -17,7 +17,7 @@ import orjson
 from tqdm.auto import tqdm
 
 from .selection import best_per_paper
-from .store import DEFAULT_DB, Store, utc_now
+from .store import DEFAULT_DB, Store
 from .validate import Verdict
 from .validate.copying import check_copying
 from .validate.degeneration import check_degeneration
@@ -149,38 +149,20 @@ class FilterReport:
 def report_from_store(store: Store, name: str, batch: int | None = None) -> FilterReport:
     """Rebuild the report of verdict set `name` from the store (the export's dataset card reuses it)."""
     report = FilterReport(name)
-    rows = store.db.execute(
-        "SELECT p.primary_category, min(v.passed), json_group_array(v.reasons) FROM verdicts v "
-        "JOIN generations g ON g.id = v.generation JOIN papers p ON p.arxiv_id = g.paper "
-        "WHERE v.filter = ? AND (? IS NULL OR g.batch = ?) GROUP BY v.generation", (name, batch, batch))
-    for category, passed, reasons in rows:
+    for category, passed, reasons in store.verdicts_by_generation(name, batch):
         report.generations += 1
         report.passed += passed
         report.by_category[category][0] += passed
         report.by_category[category][1] += 1
-        report.reasons.update({reason.split(":", 1)[0] for group in orjson.loads(reasons)
-                               for reason in orjson.loads(group)})
+        report.reasons.update({reason.split(":", 1)[0] for group in reasons for reason in group})
     return report
 
 
 def run_filter(config: FilterConfig, progress: bool = True) -> FilterReport:
     name = config.name()
     with Store(config.db) as store:
-        query = ("SELECT g.id, g.paper, p.abstract, g.output, p.title FROM generations g "
-                 "JOIN papers p ON p.arxiv_id = g.paper WHERE g.status = 'ok'")
-        rows = store.db.execute(query + (" AND g.batch = ?" if config.batch else "") + " ORDER BY g.id",
-                                (config.batch,) if config.batch else ()).fetchall()
-        now = utc_now()
-        store.db.execute("INSERT OR IGNORE INTO filters (name, thresholds, created_at) VALUES (?, ?, ?)",
-                         (name, orjson.dumps(config.thresholds()).decode(), now))
-        for generation, verdicts in judge([Item(*row) for row in rows], config, progress).items():
-            store.db.executemany(
-                "INSERT INTO verdicts (generation, filter, validator, passed, score, reasons, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(generation, filter, validator) DO UPDATE SET "
-                "passed = excluded.passed, score = excluded.score, reasons = excluded.reasons",
-                [(generation, name, v.validator, v.passed, v.score, orjson.dumps(list(v.reasons)).decode(), now)
-                 for v in verdicts])
-        store.db.commit()
+        items = [Item(*row) for row in store.ok_generations(config.batch)]
+        store.record_verdicts(name, config.thresholds(), judge(items, config, progress))
         report = report_from_store(store, name, config.batch)
         report.papers_selected = len(best_per_paper(store, name, config.batch))
     Path(config.report).parent.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ import hashlib
 import re
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Literal
 
 import orjson
@@ -88,11 +88,8 @@ class LabelConfig:
                               tuple(self.stop))
 
     def backend_settings(self) -> BackendSettings:
-        return BackendSettings(
-            backend=self.backend, model=self.model, base_url=self.base_url, provider=self.provider,
-            token_env=self.token_env, concurrency=self.concurrency, timeout_seconds=self.timeout_seconds,
-            max_retries=self.max_retries, backoff_seconds=self.backoff_seconds, batch_size=self.batch_size,
-            dtype=self.dtype, engine=self.engine)
+        """Every BackendSettings field from the recipe field of the same name."""
+        return BackendSettings(**{setting.name: getattr(self, setting.name) for setting in fields(BackendSettings)})
 
     def identity(self, prompt_version: str) -> dict:
         """What shapes the outputs; its hash names the batch. Holds no secret (only the token's variable name)."""
@@ -130,19 +127,9 @@ class LabelReport:
 
 def select_papers(store: Store, config: LabelConfig, batch_id: int) -> list[Paper]:
     """Papers in scope, in a stable order (hash of the id), round-robin across categories when balanced."""
-    where, args = ["primary_category LIKE ? || '%'"], [config.category_prefix]
-    if config.date_from:
-        where.append("coalesce(published, updated) >= ?")
-        args.append(config.date_from)
-    if config.date_to:
-        where.append("coalesce(published, updated) <= ?")
-        args.append(config.date_to)
-    if config.skip_labelled_elsewhere:
-        where.append("arxiv_id NOT IN (SELECT paper FROM generations WHERE status = 'ok' AND batch != ?)")
-        args.append(batch_id)
-    rows = store.db.execute(
-        f"SELECT {', '.join(Paper._fields)} FROM papers WHERE {' AND '.join(where)}", args).fetchall()
-    papers = sorted((Paper(*row) for row in rows), key=lambda p: hashlib.sha256(p.arxiv_id.encode()).digest())
+    in_scope = store.papers_in_scope(config.category_prefix, config.date_from, config.date_to,
+                                     batch_id if config.skip_labelled_elsewhere else None)
+    papers = sorted(in_scope, key=lambda p: hashlib.sha256(p.arxiv_id.encode()).digest())
     if config.balanced:
         by_category: dict[str, list[Paper]] = {}
         for paper in papers:

