@@ -40,9 +40,10 @@ class Thresholds:
     copy_ngram: int = field(default=4, metadata={"help": "copying: n of the word n-grams compared"})
     max_copy_overlap: float = field(default=0.35, metadata={"help": "copying: most n-grams shared with the abstract"})
     min_grade: float = field(default=4.0, metadata={"help": "readability: lowest Flesch-Kincaid grade"})
-    max_grade: float = field(default=12.0, metadata={"help": "readability: highest Flesch-Kincaid grade"})
-    max_dale_chall: float = field(default=10.0, metadata={
-        "help": "readability: highest Dale-Chall score (our plain explanations score ~9.3-9.6, abstracts ~11+)"})
+    max_grade: float = field(default=13.0, metadata={
+        "help": "readability: highest Flesch-Kincaid grade (explanations readers accepted: 7.8-12.9, ratings/)"})
+    max_dale_chall: float = field(default=12.0, metadata={
+        "help": "readability: highest Dale-Chall score (explanations readers accepted: 9.4-12.0; abstracts ~12-14)"})
     min_similarity: float = field(default=0.55, metadata={
         "help": "similarity: lowest MiniLM cosine to the abstract (on-topic ~0.69-0.95, another paper's ~0.48)"})
     loop_ngram: int = field(default=4, metadata={"help": "degeneration: n of the word n-grams counted for loops"})
@@ -84,7 +85,7 @@ def validate(abstract: str, explanation: str, config: Thresholds, title: str = "
         check_copying(abstract, explanation, n=config.copy_ngram, max_overlap=config.max_copy_overlap),
         check_readability(abstract, explanation, max_grade=config.max_grade, min_grade=config.min_grade,
                           max_dale_chall=config.max_dale_chall),
-        check_faithfulness(abstract, explanation),
+        check_faithfulness(f"{title}\n{abstract}" if title else abstract, explanation),  # the title's facts count
         check_degeneration(abstract, explanation, loop_ngram=config.loop_ngram,
                            max_ngram_repeats=config.max_ngram_repeats,
                            min_distinct_bigrams=config.min_distinct_bigrams),

@@ -35,9 +35,13 @@ def _zipf():
     return lambda word: zipf_frequency(word, "en")
 
 
+_METRIC_PREFIX = re.compile(r"^(?:kilo|mega|giga|tera|milli|micro|nano|pico|sub|super|hyper|multi|inter|intra)")
+
+
 def _stems(word: str) -> set[str]:
-    word = word.lower()
-    return {word, *(word[:-len(end)] for end in ("s", "es", "ed", "ing", "ly", "al") if word.endswith(end))}
+    word = re.sub(r"['’]s$", "", word.lower())
+    stems = {word, *(word[:-len(end)] for end in ("s", "es", "ed", "ing", "ly", "al") if word.endswith(end))}
+    return stems | {_METRIC_PREFIX.sub("", stem) for stem in stems}  # "kiloparsecs" -> "parsec"
 
 
 def _compound(word: str, zipf) -> bool:
@@ -54,7 +58,8 @@ def made_up_words(abstract: str, explanation: str) -> list[str]:
     for word in words(explanation):
         if len(word) < 5 or any(character.isupper() for character in word[1:]):
             continue  # short words and acronyms are the grounding check's business
-        if _stems(word) & known or zipf(word.lower()) > 0 or _compound(word.lower(), zipf):
+        stems = _stems(word)
+        if stems & known or any(zipf(stem) > 0 for stem in stems) or _compound(word.lower(), zipf):
             continue
         found.append(word)
     return list(dict.fromkeys(found))
@@ -67,7 +72,7 @@ def check_degeneration(abstract: str, explanation: str, *, loop_ngram: int = 4, 
     seen = Counter(_norm(sentence) for sentence in sentences(explanation))
     reasons += [f"repeated_sentence: {sentence[:50]!r} x{count}" for sentence, count in seen.items()
                 if count > 1 and len(sentence.split()) >= 3]
-    tokens = [word.lower() for word in words(explanation)]
+    tokens = re.findall(r"[a-z0-9]+(?:['’.][a-z0-9]+)*", explanation.lower())  # numbers count: "from 3 to 5"
     grams = Counter(tuple(tokens[i:i + loop_ngram]) for i in range(len(tokens) - loop_ngram + 1))
     looping = [(" ".join(gram), count) for gram, count in grams.most_common(3) if count > max_ngram_repeats]
     reasons += [f"loop: {gram!r} x{count}" for gram, count in looping]

@@ -34,10 +34,18 @@ COMMON_NAMES = frozenset(
     "atlantic pacific ai".split())
 
 
+_GREEK = {"α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "epsilon", "ζ": "zeta", "η": "eta",
+          "θ": "theta", "κ": "kappa", "λ": "lambda", "μ": "mu", "ν": "nu", "ξ": "xi", "π": "pi", "ρ": "rho",
+          "σ": "sigma", "τ": "tau", "φ": "phi", "χ": "chi", "ψ": "psi", "ω": "omega", "Λ": "lambda", "Ω": "omega"}
+
+
 def _known(abstract: str, title: str) -> set[str]:
-    known = set()
-    for word in words(plain_text(f"{title} {abstract}")):
-        lower = word.lower()
+    """Lower-case words of the title and abstract (possessives and plurals folded; a Greek letter also known by
+    its name, so "Delta Scuti" matches "δ Scuti")."""
+    source = plain_text(f"{title} {abstract}")
+    known = {name for letter, name in _GREEK.items() if letter in source}
+    for word in words(source):
+        lower = re.sub(r"['’]s$", "", word.lower())
         known |= {lower, lower.rstrip("s"), lower + "s"}
     return known
 

@@ -60,6 +60,7 @@ _QUANTITY = re.compile(
 )
 _SCALE = re.compile(rf"\s*(?:-\s*)?({'|'.join(SCALES)})\b", re.IGNORECASE)
 _UNIT_AFTER = re.compile(rf"\s*(?:-\s*)?({_UNIT_ALTERNATION})(?![\w/])", re.IGNORECASE)
+_PLUS_MINUS = re.compile(rf"\s*(?:±|\+/-|\+-)\s*{_NUMBER}")
 _REDSHIFT = re.compile(r"\b(?:z|redshift(?: of)?)\s*(?:=|~|≈|∼|of|around|about)?\s*$", re.IGNORECASE)
 
 
@@ -68,9 +69,14 @@ class Quantity:
     value: float  # normalised by the unit's factor
     unit: str | None
     text: str
+    written: float  # the number as written, before scale words and unit factors
 
     def same_value(self, other: Quantity) -> bool:
-        return math.isclose(self.value, other.value, rel_tol=1e-6, abs_tol=1e-12)
+        """The same normalised value; or, when one side gives no unit, the same number as written (the abstract's
+        '0.165 ± 0.025 cm^2/g' holds the 0.025 an explanation may quote bare)."""
+        if math.isclose(self.value, other.value, rel_tol=1e-6, abs_tol=1e-12):
+            return True
+        return (self.unit is None or other.unit is None) and math.isclose(self.written, other.written, rel_tol=1e-6)
 
 
 def quantities(text: str) -> list[Quantity]:
@@ -84,7 +90,9 @@ def quantities(text: str) -> list[Quantity]:
         else:
             exponent = int(re.sub(r"[\s−–]", lambda m: "-" if m[0] in "−–" else "", match["power"]))
             value = float(match["mantissa"].replace(",", "")) * 10**exponent if match["mantissa"] else 10.0**exponent
-        end = match.end()
+        written, end = value, match.end()
+        if uncertainty := _PLUS_MINUS.match(text, end):  # '12.8 +/- 0.3 Gyr': the unit is the value's too
+            end = uncertainty.end()
         scale = _SCALE.match(text, end)
         if scale and not (match["word"] and match["word"].lower() in SCALES):
             value *= SCALES[scale[1].lower()]
@@ -96,5 +104,5 @@ def quantities(text: str) -> list[Quantity]:
             unit, value = canonical, value * factor
         elif _REDSHIFT.search(text[max(0, match.start() - 16):match.start()]):
             unit = "redshift"
-        found.append(Quantity(value, unit, match[0].strip()))
+        found.append(Quantity(value, unit, match[0].strip(), written))
     return found
