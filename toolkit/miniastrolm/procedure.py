@@ -42,14 +42,22 @@ def glossary(path: str | None = None) -> dict[str, str]:
                        key=lambda pair: -len(pair[0])))
 
 
+# A definition goes in after a term only where the noun phrase ends: before punctuation or one of these words
+# ("redshift surveys" must stay whole, "a redshift, the stretching of light..., is" reads fine).
+_PHRASE_END = re.compile(r"\s*(?:[.,;:!?)]|(?:is|are|was|were|of|in|on|at|by|for|from|to|with|and|or|that|which|"
+                         r"who|as|can|could|may|might|will|would|has|have|had)\b)", re.IGNORECASE)
+
+
 def define_terms(text: str, terms: dict[str, str], limit: int = 3) -> tuple[str, list[str]]:
-    """Add ", <definition>," after the first use of up to `limit` glossary terms; (text, terms defined)."""
+    """Add ", <definition>," after the first use of up to `limit` glossary terms that ends its noun phrase;
+    (text, terms defined)."""
     defined: list[str] = []
     for term, definition in terms.items():
         if len(defined) >= limit:
             break
         match = re.search(rf"\b{re.escape(term)}(?:s|es)?\b", text, re.IGNORECASE)
-        if not match or any(term in done or done in term for done in defined):
+        if not match or any(term in done or done in term for done in defined) or not _PHRASE_END.match(
+                text, match.end()):
             continue
         after = text[match.end():match.end() + 1]
         insert = f", {definition}" + ("" if after in (".", ",", ";", ":", "!", "?", ")") else ",")
