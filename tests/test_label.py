@@ -147,3 +147,22 @@ def test_trim_cut_off_keeps_complete_sentences_and_says_so():
     assert not trimmed(Result(job, "no sentence ends here", "length", error="cut off")).ok
     finished = Result(job, "Done.", "stop")
     assert trimmed(finished) is finished
+
+
+def test_import_backend_stores_explanations_written_elsewhere(store_path, tmp_path):
+    first, second = PAPERS[0]["id"], PAPERS[1]["id"]
+    source = tmp_path / "written.jsonl"
+    source.write_text(f'{{"arxiv_id": "{first}", "explanation": "A plain explanation."}}\n'
+                      "not json\n"
+                      f'{{"arxiv_id": "{second}", "explanation": ""}}\n', encoding="utf-8")
+    config = LabelConfig(db=store_path, backend="import", model="people", input=str(source),
+                         skip_labelled_elsewhere=False)
+    report = label(config, progress=False)
+    assert (report.ok, report.failed, report.planned) == (1, 0, 1)  # only papers the file explains are selected
+    assert [problem.split(": ", 1)[0] for problem in report.input_problems] == [f"{source}:2", f"{source}:3"]
+    assert report.input_problems[1].endswith("'explanation' is missing or empty")
+    with Store(store_path) as store:
+        rows = store.batch_outputs(report.batch_id)
+    assert [(row["arxiv_id"], row["output"], row["finish_reason"]) for row in rows] == [
+        (first, "A plain explanation.", "stop")]
+    assert label(config, progress=False).already_done == 1  # re-running is a no-op

@@ -362,6 +362,8 @@ def label(ctx: typer.Context) -> None:
     console.print(f"batch {report.batch_id}: {report.ok} ok, {report.failed} failed, {report.skipped} skipped "
                   f"before a call, {report.already_done} already done; {report.completion_tokens:,} tokens "
                   f"generated. See `miniastrolm db stats --db {config.db}`.")
+    for problem in report.input_problems:
+        console.print(f"[yellow]skipped input line:[/yellow] {problem}")
     if report.interrupted:
         console.print("interrupted: run the same command again to continue where it stopped")
         raise typer.Exit(130)

@@ -14,6 +14,7 @@ import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 from typing import Literal
 
 import orjson
@@ -23,16 +24,22 @@ from .procedure import Direct, Sentences, glossary
 from .prompts import Prompt
 from .store import DEFAULT_DB, Paper, Store
 from .teacher import BackendSettings, DecodingParams, Job, Result, Teacher, make_teacher, output_problem
+from .teacher.imported import read_explanations
 
 
 @dataclass
 class LabelConfig:
     db: str = field(default=DEFAULT_DB, metadata={"help": "SQLite store"})
-    backend: Literal["local", "endpoint"] = field(
-        default="local", metadata={"help": "local: in-process model; endpoint: a chat-completion server or Hub model"})
+    backend: Literal["local", "endpoint", "import"] = field(
+        default="local", metadata={"help": "local: in-process model; endpoint: a chat-completion server or Hub model; "
+                                           "import: explanations written elsewhere, from --input"})
     model: str = field(default="smollm2", metadata={
         "help": "local: 'smollm2' (the embedded SmolLM2-135M GGUF), a model folder or a .gguf file; "
-                "endpoint: a Hub model id, or the served model name when base_url is set"})
+                "endpoint: a Hub model id, or the served model name when base_url is set; import: the name of "
+                "whoever wrote them (stored as the teacher)"})
+    input: str | None = field(default=None, metadata={
+        "help": "import: JSONL of {arxiv_id, explanation}; papers the recipe selects without a line are stored "
+                "failed, bad lines are reported with file:line"})
     base_url: str | None = field(default=None, metadata={
         "help": "endpoint: an OpenAI-compatible server (TGI, vLLM, llama.cpp, Ollama), e.g. http://127.0.0.1:8080"})
     provider: str | None = field(default=None, metadata={"help": "endpoint without base_url: HF inference provider"})
@@ -96,6 +103,8 @@ class LabelConfig:
         return {"backend": self.backend, "model": self.model, "base_url": self.base_url, "provider": self.provider,
                 "prompt_version": prompt_version, "samples": self.samples, "params": self.params().as_dict(),
                 **({"trim_cut_off": True} if self.trim_cut_off else {}),  # absent when off: old batch names hold
+                **({"input_sha256": hashlib.sha256(Path(self.input).read_bytes()).hexdigest()[:16]}
+                   if self.backend == "import" and self.input and Path(self.input).is_file() else {}),
                 **({"procedure": self.procedure, "most_sentences": self.most_sentences,
                     "max_new_words": self.max_new_words, "glossary": self.glossary_version()}
                    if self.procedure != "direct" else {})}
@@ -123,12 +132,17 @@ class LabelReport:
     completion_tokens: int = 0
     already_done: int = 0
     interrupted: bool = False
+    input_problems: list[str] = field(default_factory=list)  # import: bad lines of the input, with file:line
 
 
 def select_papers(store: Store, config: LabelConfig, batch_id: int) -> list[Paper]:
-    """Papers in scope, in a stable order (hash of the id), round-robin across categories when balanced."""
+    """Papers in scope, in a stable order (hash of the id), round-robin across categories when balanced; for
+    `import`, only papers the input file explains."""
     in_scope = store.papers_in_scope(config.category_prefix, config.date_from, config.date_to,
                                      batch_id if config.skip_labelled_elsewhere else None)
+    if config.backend == "import" and config.input:
+        explained = read_explanations(config.input)[0]
+        in_scope = [paper for paper in in_scope if paper.arxiv_id in explained]
     papers = sorted(in_scope, key=lambda p: hashlib.sha256(p.arxiv_id.encode()).digest())
     if config.balanced:
         by_category: dict[str, list[Paper]] = {}
@@ -228,6 +242,7 @@ def label(config: LabelConfig, progress: bool = True) -> LabelReport:
         report.skipped, report.planned = len(skips), len({(job.paper, job.sample) for job in jobs})
         if jobs:
             teacher = make_teacher(config.backend_settings())
+            report.input_problems = list(getattr(teacher, "problems", ()))
             try:
                 asyncio.run(_run(teacher, jobs, config, store, batch_id, prompt, report, progress, params_json,
                                  procedure, papers))

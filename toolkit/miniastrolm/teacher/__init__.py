@@ -1,4 +1,5 @@
-"""One teacher interface, several backends: `endpoint` (any chat-completion server) and `local` (in process).
+"""One teacher interface, several backends: `endpoint` (any chat-completion server), `local` (in process) and
+`import` (explanations written elsewhere, read from a file).
 
 A backend turns `Job`s (a chat for one sample of one paper) into `Result`s, yielded as they finish so the
 labeller can commit each one on its own.
@@ -99,6 +100,7 @@ class BackendSettings:
     batch_size: int = 16
     dtype: str = "auto"
     engine: str = "auto"
+    input: str | None = None
 
 
 def make_teacher(settings: BackendSettings) -> Teacher:
@@ -110,4 +112,8 @@ def make_teacher(settings: BackendSettings) -> Teacher:
         from .local import LocalTeacher
 
         return LocalTeacher(settings)
-    raise ValueError(f"unknown teacher backend {settings.backend!r}: use endpoint or local")
+    if settings.backend == "import":
+        from .imported import ImportTeacher
+
+        return ImportTeacher(settings)
+    raise ValueError(f"unknown teacher backend {settings.backend!r}: use endpoint, local or import")
