@@ -48,6 +48,8 @@ def test_precision_and_recall_on_the_labelled_set():
     ("1e5 K", [(1e5, "kelvin")]),
     ("10^{-3}", [(1e-3, None)]),
     ("one of the stars", []),
+    ("120 thousand parsecs", [(1.2e5, "pc")]),  # the scale word is part of the number, not a second one
+    ("12.8 +/- 0.3 Gyr", [(1.28e10, "year"), (3e8, "year")]),  # the unit after '± x' is the value's too
 ])
 def test_quantities(text, expected):
     found = quantities(text)

@@ -43,6 +43,9 @@ class QuickstartConfig:
     limit: int | None = field(default=None, metadata={"help": "papers to label (default: the label recipe's)"})
     ingest_recipe: str = field(default="recipes/ingest/kaggle.yaml", metadata={"help": "stage recipe: ingest"})
     label_recipe: str = field(default="recipes/label/quickstart.yaml", metadata={"help": "stage recipe: label"})
+    reference_recipe: str | None = field(default=None, metadata={
+        "help": "a second label recipe whose explanations join the first's before the filter, e.g. an import of a "
+                "stronger teacher's (recipes/label/quickstart-reference.yaml)"})
     filter_recipe: str = field(default="recipes/filter/default.yaml", metadata={"help": "stage recipe: filter"})
     export_recipe: str = field(default="recipes/export/quickstart.yaml", metadata={"help": "stage recipe: export"})
     student_recipe: str = field(default="recipes/student/smollm2-quickstart.yaml", metadata={
@@ -115,11 +118,12 @@ def run(config: QuickstartConfig) -> dict:
     console.print(f"{ingested.kept} papers read from {config.input}: {ingested.inserted} new, "
                   f"{ingested.unchanged} already stored")
 
-    console.rule("2/7 label (embedded SmolLM2-135M teacher, in process)")
-    label_config = stage(LabelConfig, config.label_recipe, {"db": db, "limit": config.limit})
-    labelled = label(label_config)
-    console.print(f"{labelled.ok} new explanations, {labelled.failed} failed, {labelled.already_done} reused from "
-                  f"an earlier run")
+    console.rule("2/7 label (embedded SmolLM2-135M teacher in process; a reference teacher's explanations imported)")
+    for recipe in [recipe for recipe in (config.label_recipe, config.reference_recipe) if recipe]:
+        label_config = stage(LabelConfig, recipe, {"db": db, "limit": config.limit})
+        labelled = label(label_config)
+        console.print(f"{label_config.model} ({label_config.backend}): {labelled.ok} new explanations, "
+                      f"{labelled.failed} failed, {labelled.already_done} reused from an earlier run")
 
     console.rule("3/7 filter")
     filter_config = stage(FilterConfig, config.filter_recipe, {"db": db, "report": work / "filter_report.md"})

@@ -81,8 +81,10 @@ class Quantity:
 
 def quantities(text: str) -> list[Quantity]:
     """Every number in `text` with its unit, if one follows (or 'redshift' when one precedes: z = 0.8)."""
-    found = []
+    found, consumed = [], 0
     for match in _QUANTITY.finditer(text):
+        if match.start() < consumed:  # the scale word of the previous quantity ("120 thousand"), not a number
+            continue
         if match["word"]:
             value = float(WORD_VALUES[match["word"].lower()])
         elif match["plain"]:
@@ -104,5 +106,6 @@ def quantities(text: str) -> list[Quantity]:
             unit, value = canonical, value * factor
         elif _REDSHIFT.search(text[max(0, match.start() - 16):match.start()]):
             unit = "redshift"
+        consumed = end
         found.append(Quantity(value, unit, match[0].strip(), written))
     return found
