@@ -106,6 +106,6 @@ def quantities(text: str) -> list[Quantity]:
             unit, value = canonical, value * factor
         elif _REDSHIFT.search(text[max(0, match.start() - 16):match.start()]):
             unit = "redshift"
-        consumed = end
+        consumed = scale.end() if scale and not uncertainty else match.end()  # '± 0.3' is a quantity of its own
         found.append(Quantity(value, unit, match[0].strip(), written))
     return found
