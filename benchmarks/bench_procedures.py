@@ -2,7 +2,7 @@
 papers in one run (nothing else running): the label recipe as shipped, each in a fresh store, timed around the
 whole `label` call (the GGUF load, ~1 s, included), then the filter's validators on what it stored.
 
-  (a) recipes/label/quickstart.yaml, 1 sample  -- the baseline: today's one free-form call
+  (a) recipes/label/explain-direct.yaml         -- the baseline: one free-form call (the old quickstart setup)
   (b) recipes/label/retell.yaml, 1 sample       -- short retelling, few-shot, stop at a blank line
   (c) recipes/label/sentences.yaml              -- sentence-grounded simplification (several calls each)
 
@@ -26,7 +26,7 @@ from miniastrolm.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT / ".." / "shared" / "data" / "astro-ph-dev.jsonl"
-SETUPS = {"baseline": ("recipes/label/quickstart.yaml", ["--samples", "1"]),
+SETUPS = {"baseline": ("recipes/label/explain-direct.yaml", []),
           "retell": ("recipes/label/retell.yaml", ["--samples", "1"]),
           "sentences": ("recipes/label/sentences.yaml", [])}
 

@@ -1,6 +1,6 @@
 """Write real explanations of dev abstracts from several setups, for blind rating (docs/rating.md).
 
-    python ratings/generate_outputs.py --papers 70 --setup baseline=recipes/label/quickstart.yaml:--samples=1 \
+    python ratings/generate_outputs.py --papers 70 --setup baseline=recipes/label/explain-direct.yaml \
         --setup retell=recipes/label/retell.yaml:--samples=1
     python ratings/generate_outputs.py --papers 40 --student runs/quickstart/student
 
@@ -56,8 +56,10 @@ def run_student(folder: str, arxiv_ids: list[str], db: str, out: Path) -> None:
             file.write(orjson.dumps({"source": "student", "arxiv_id": arxiv_id, "explanation": result.explanation,
                                      "seconds": round(time.perf_counter() - started, 2),
                                      "completion_tokens": result.new_tokens,
-                                     "finish_reason": "stop" if result.new_tokens < explainer.max_new_tokens
-                                     else "length"}) + b"\n")
+                                     # the pipeline does not say why it stopped; a re-tokenised count can
+                                     # be one short of the limit
+                                     "finish_reason": "length" if result.new_tokens >= explainer.max_new_tokens - 1
+                                     else "stop"}) + b"\n")
             file.flush()
 
 
