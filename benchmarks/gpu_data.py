@@ -13,21 +13,12 @@ import random
 from pathlib import Path
 
 import orjson
+from bench_filter import explanation_from  # the same explanation-shaped text the filter benchmark uses
 from datasets import Dataset
 
 from miniastrolm.student_format import example
-from miniastrolm.text import plain_text
 
 CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "astro-ph-dev.jsonl"
-CONNECTIVES = ["In simple terms,", "Put another way,", "The team found that", "This matters because",
-               "What is new here is that", "To see why,"]
-
-
-def explanation_from(abstract: str, rng: random.Random) -> str:
-    sentences = [s.strip() for s in plain_text(abstract).replace("\n", " ").split(". ") if s.strip()]
-    rng.shuffle(sentences)
-    words = " ".join(f"{rng.choice(CONNECTIVES)} {s[0].lower()}{s[1:].rstrip('.')}." for s in sentences).split()
-    return " ".join(words[:180]).rstrip(",;") + ("" if words[:180][-1].endswith(".") else ".")
 
 
 def main() -> None:
