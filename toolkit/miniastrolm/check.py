@@ -74,7 +74,6 @@ class Agreement:
 
 @dataclass
 class CheckSummary:
-    lines: int = 0
     checked: int = 0
     passed: int = 0
     errors: int = 0
@@ -130,7 +129,7 @@ def check_file(config: CheckConfig, progress: bool = True) -> CheckSummary:
         raise FileNotFoundError(f"input {config.input!r} does not exist")
     items, errors, labels = _read(config.input, config.db, config.split)
     judged = judge(items, config.thresholds(), progress)
-    summary = CheckSummary(lines=len(items) + len(errors), errors=len(errors))
+    summary = CheckSummary(errors=len(errors))
     Path(config.output).parent.mkdir(parents=True, exist_ok=True)
     with open(config.output, "wb") as out:
         for number in sorted([*judged, *errors]):

@@ -38,8 +38,8 @@ class LabelConfig:
                 "endpoint: a Hub model id, or the served model name when base_url is set; import: the name of "
                 "whoever wrote them (stored as the teacher)"})
     input: str | None = field(default=None, metadata={
-        "help": "import: JSONL of {arxiv_id, explanation}; papers the recipe selects without a line are stored "
-                "failed, bad lines are reported with file:line"})
+        "help": "import: JSONL of {arxiv_id, explanation}; the batch covers the papers in scope that the file "
+                "explains, bad lines are reported with file:line"})
     base_url: str | None = field(default=None, metadata={
         "help": "endpoint: an OpenAI-compatible server (TGI, vLLM, llama.cpp, Ollama), e.g. http://127.0.0.1:8080"})
     provider: str | None = field(default=None, metadata={"help": "endpoint without base_url: HF inference provider"})
