@@ -50,9 +50,10 @@ def _known(abstract: str, title: str) -> set[str]:
     return known
 
 
-def unknown_names(abstract: str, explanation: str, title: str = "") -> list[str]:
-    """Capitalised words and acronyms (not sentence openers) that neither the abstract nor the title uses."""
-    known = _known(abstract, title) | COMMON_NAMES
+def unknown_names(explanation: str, known: set[str]) -> list[str]:
+    """Capitalised words and acronyms (not sentence openers) that neither the abstract nor the title uses
+    (`known`: their words, `_known`) and that are not names every reader knows."""
+    known = known | COMMON_NAMES
     found = []
     for match in re.finditer(r"\b[A-Z][A-Za-z]*(?:[-'][A-Za-z]+)*\b", explanation):
         name = match[0]
@@ -66,7 +67,7 @@ def unknown_names(abstract: str, explanation: str, title: str = "") -> list[str]
     return list(dict.fromkeys(found))
 
 
-def _absent(pattern: re.Pattern, abstract: str, explanation: str, known: set[str]) -> list[str]:
+def _absent(pattern: re.Pattern, explanation: str, known: set[str]) -> list[str]:
     """Matches in the explanation whose words are not all in the abstract."""
     return [match[0] for match in pattern.finditer(explanation)
             if not all(word.lower() in known for word in words(match[0]))]
@@ -76,8 +77,8 @@ def check_grounding(abstract: str, explanation: str, title: str = "") -> Verdict
     """Score = number of ungrounded names (0 passes)."""
     known = _known(abstract, title)
     source = plain_text(abstract).lower()
-    reasons = [f"invented_person: {name}" for name in _absent(_PERSON, abstract, explanation, known)]
-    reasons += [f"invented_institution: {name}" for name in _absent(_INSTITUTION, abstract, explanation, known)]
+    reasons = [f"invented_person: {name}" for name in _absent(_PERSON, explanation, known)]
+    reasons += [f"invented_institution: {name}" for name in _absent(_INSTITUTION, explanation, known)]
     reasons += [f"invented_funding: {match[0]}" for match in _FUNDING.finditer(plain_text(explanation))
                 if match[0].lower() not in source]
     reasons += [f"invented_journal: {match[0]}" for match in _JOURNAL.finditer(explanation)
@@ -85,5 +86,5 @@ def check_grounding(abstract: str, explanation: str, title: str = "") -> Verdict
     reasons += [f"invented_quote: {quote[:40]!r}" for quote in _QUOTE.findall(explanation)
                 if quote.lower() not in source]
     flagged = " ".join(reasons)
-    reasons += [f"unknown_name: {name}" for name in unknown_names(abstract, explanation, title) if name not in flagged]
+    reasons += [f"unknown_name: {name}" for name in unknown_names(explanation, known) if name not in flagged]
     return Verdict("grounding", not reasons, float(len(reasons)), tuple(reasons))
