@@ -7,6 +7,7 @@ from collections import Counter
 
 import pytest
 
+from miniastrolm import evaluation
 from miniastrolm.evaluation import EvalConfig, evaluate, factuality, lead3, readability, rouge, teacher_outputs, verdict
 from miniastrolm.ingest import IngestConfig, ingest
 from miniastrolm.label import LabelConfig, label
@@ -50,7 +51,7 @@ def test_verdict_names_the_best_system_and_the_students_value():
     assert "inside: teacher" in verdict("fkgl", {"student": 14.0, "teacher": 8.0})
 
 
-def test_report_metrics_and_plots_for_a_tiny_student(tiny_student, tiny_chat_model, tmp_path):
+def test_report_metrics_and_plots_for_a_tiny_student(tiny_student, tiny_chat_model, tmp_path, monkeypatch):
     model_dir, dataset = tiny_student
     # base: an untrained model (random weights), so it is a different system from the student
     config = EvalConfig(dataset=str(dataset), split="train", db=str(tmp_path / "none.db"),
@@ -65,12 +66,23 @@ def test_report_metrics_and_plots_for_a_tiny_student(tiny_student, tiny_chat_mod
     assert systems["student"]["seconds_per_explanation"] > 0 and systems["teacher"]["seconds_per_explanation"] is None
     # the student writes the taught explanations, each of them on task and finished
     assert systems["student"]["on_task_rate"] == 1.0 and systems["student"]["truncated_rate"] == 0.0
+    assert systems["student"]["n"] == 8 and systems["student"]["rougeL_ci"] == [pytest.approx(1.0)] * 2
+    low, high = systems["lead3"]["rougeL_ci"]
+    assert low < systems["lead3"]["rougeL"] < high  # lead-3's overlap varies from paper to paper
     folder = tmp_path / "eval"
     assert json.loads((folder / "metrics.json").read_text())["systems"] == systems
-    report = (folder / "report.md").read_text()
-    assert "| ROUGE-L vs teacher | 1.000 |" in report and "## Factuality" in report
+    assert "Too few to conclude" in (folder / "report.md").read_text()  # 8 papers: no comparison table
+    monkeypatch.setattr(evaluation, "MIN_PAPERS", 8)
+    table = evaluation.report(json.loads((folder / "metrics.json").read_text()), [])
+    assert "| ROUGE-L vs teacher | 1.000 [1.000, 1.000] |" in table and "## Factuality and form" in table
+    assert "student (n=8)" in table
     for plot in ("metrics.png", "readability.png", "length.png"):
         assert (folder / plot).read_bytes()[:4] == b"\x89PNG"
+    assert (folder / "examples.md").read_text().count("**student**") == 8
+    generated = (folder / "outputs.jsonl").read_text().splitlines()
+    assert len(generated) == 16  # student and base, one line per paper
+    evaluate(config)  # the same run again: every explanation is reused, none generated twice
+    assert (folder / "outputs.jsonl").read_text().splitlines() == generated
     again = evaluate(EvalConfig(**{**config.__dict__, "output_dir": str(tmp_path / "again"),
                                    "systems": "student,lead3"}))
     for name in ("student", "lead3"):  # seeded / greedy: the same numbers again (timings aside)

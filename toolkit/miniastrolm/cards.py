@@ -5,6 +5,7 @@ exported dataset's card, both rendered from `templates/`; the model card's usage
 
 from __future__ import annotations
 
+import hashlib
 import statistics
 from collections import Counter
 from datetime import date
@@ -13,12 +14,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .evaluation import HEADLINE_METRICS
+from .evaluation import HEADLINE_METRICS, MIN_PAPERS, with_interval
 from .student_format import messages_code
 
 if TYPE_CHECKING:
     from .export import ExportConfig
     from .selection import Selected
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def teacher_provenance(split) -> tuple[str, str]:
@@ -37,11 +46,21 @@ def evaluation_table(path: str | None) -> str:
 
     metrics = json.loads(Path(path).read_text(encoding="utf-8"))
     lines = [f"On {metrics['n']} held-out papers ({metrics['dataset']}, split `{metrics['split']}`); the teacher's "
-             "explanations are the ROUGE reference; lead3 = the abstract's first three sentences.", "",
-             "| system | " + " | ".join(HEADLINE_METRICS) + " |", "|---" * (len(HEADLINE_METRICS) + 1) + "|"]
+             "explanations are the ROUGE reference; lead3 = the abstract's first three sentences. Cells: mean "
+             "[95 % bootstrap interval].", ""]
+    if metrics["n"] < MIN_PAPERS:
+        return "\n".join(lines + [f"Too few to conclude: {metrics['n']} papers (fewer than {MIN_PAPERS}); see the "
+                                  "evaluation's metrics.json for the figures."])
+    lines += ["| system | n | " + " | ".join(HEADLINE_METRICS) + " |", "|---" * (len(HEADLINE_METRICS) + 2) + "|"]
     for system, values in metrics["systems"].items():
-        cells = ["n/a" if values.get(name) is None else f"{values[name]:.3f}" for name in HEADLINE_METRICS]
-        lines.append(f"| {system} | " + " | ".join(cells) + " |")
+        lines.append(f"| {system} | {values['n']} | " + " | ".join(with_interval(values, name)
+                                                                   for name in HEADLINE_METRICS) + " |")
+    if metrics.get("rated"):
+        lines += ["", "Rated by careful reading, blind to the system (95 % Wilson intervals):", "",
+                  "| system | n | acceptable | faithful | degenerate |", "|---|---|---|---|---|"]
+        lines += [f"| {system} | {rates['n']} | " + " | ".join(with_interval(rates, key) for key in
+                                                              ("acceptable", "faithful", "degenerate")) + " |"
+                  for system, rates in metrics["rated"].items()]
     return "\n".join(lines)
 
 
@@ -76,6 +95,7 @@ def write_model_card(folder: Path, *, script, sft, description, base_model_id, d
         prompt_versions=prompts, fit=fit_counts, settings=settings, result=result, version=__version__,
         trl_version=trl.__version__, transformers_version=transformers.__version__, date=date.today(),
         evaluation=evaluation_table(script.eval_metrics), messages_code=messages_code(),
+        weights_sha256=sha256_of(folder / "model.safetensors") if (folder / "model.safetensors").is_file() else None,
         generation={"max_new_tokens": script.max_new_tokens, "repetition_penalty": script.repetition_penalty,
                     "no_repeat_ngram_size": script.no_repeat_ngram_size})
     card.save(folder / "README.md")
@@ -125,6 +145,8 @@ def dataset_card(config: ExportConfig, filter_name: str, thresholds: dict, chose
                      f"{config.test_share:.0%}", version=__version__, date=date.today(),
         split_rows={split: len(rows) for split, rows in written.items()},
         words={"mean": round(statistics.mean(words)), "min": min(words), "max": max(words)},
-        categories=Counter(s.primary_category for s in chosen).most_common(), filter_report=filter_report.replace(
+        categories=Counter(s.primary_category for s in chosen).most_common(),
+        data_sha256={path.name: sha256_of(path) for path in sorted((Path(config.output_dir) / "data").glob("*"))},
+        filter_report=filter_report.replace(
             "# Filter report", "###"), samples=samples)
 

@@ -71,16 +71,20 @@ def files_digest(*paths: Path) -> str:
 
 
 def train_student(config: QuickstartConfig, dataset: Path, jsonl: Path, folder: Path) -> tuple[Path, bool]:
-    """Train unless the folder already holds a student trained on exactly this dataset with this recipe."""
+    """Train unless the folder already holds a student trained on exactly this dataset with this recipe; a
+    training of the same inputs that was interrupted resumes from its last checkpoint."""
     stamp = folder / "training-inputs.sha256"
     digest = files_digest(jsonl, Path(config.student_recipe))
-    if (folder / "model.safetensors").is_file() and stamp.is_file() and stamp.read_text() == digest:
-        return folder, True
-    shutil.rmtree(folder, ignore_errors=True)
+    if stamp.is_file() and stamp.read_text() == digest:
+        if (folder / "model.safetensors").is_file():
+            return folder, True
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        stamp.write_text(digest)
     script, sft, model_args = parse(["--config", config.student_recipe, "--dataset_name", str(dataset),
                                      "--output_dir", str(folder)])
     train(script, sft, model_args)
-    stamp.write_text(digest)
     return folder, False
 
 
@@ -118,7 +122,7 @@ def run(config: QuickstartConfig) -> dict:
     console.print(f"{ingested.kept} papers read from {config.input}: {ingested.inserted} new, "
                   f"{ingested.unchanged} already stored")
 
-    console.rule("2/7 label (embedded SmolLM2-135M teacher in process; a reference teacher's explanations imported)")
+    console.rule("2/7 label (the teacher recipe, then the reference teacher's explanations, if any, imported)")
     for recipe in [recipe for recipe in (config.label_recipe, config.reference_recipe) if recipe]:
         label_config = stage(LabelConfig, recipe, {"db": db, "limit": config.limit})
         labelled = label(label_config)

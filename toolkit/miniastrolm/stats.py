@@ -23,3 +23,15 @@ def rate(successes: int, n: int) -> str:
         return "- (n=0)"
     low, high = wilson(successes, n)
     return f"{successes / n:.2f} [{low:.2f}, {high:.2f}] (n={n})"
+
+
+def bootstrap(values: list[float], resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95 % percentile-bootstrap interval of a mean over items (seeded, so a report re-renders identically)."""
+    import numpy as np
+
+    data = np.asarray(values, dtype=float)
+    if data.size == 0:
+        return math.nan, math.nan
+    means = np.random.default_rng(seed).choice(data, size=(resamples, data.size), replace=True).mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return float(low), float(high)
