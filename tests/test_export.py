@@ -1,6 +1,7 @@
 """Export: best-of-N selection, paper-level splits, the Hub-layout folder read back by `load_dataset`, the card,
 and the push at the huggingface_hub boundary (no Hub is reachable here; see README "Testing the push")."""
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -66,6 +67,14 @@ def test_split_is_stable_deterministic_and_near_the_shares():
     splits = [split_of(arxiv_id, 0.1, 0.1) for arxiv_id in ids]
     assert splits == [split_of(arxiv_id, 0.1, 0.1) for arxiv_id in ids]  # no state, no randomness
     assert 0.09 < splits.count("test") / len(ids) < 0.11 and 0.09 < splits.count("validation") / len(ids) < 0.11
+
+
+def test_the_first_papers_the_labeller_picks_spread_over_the_splits():
+    """The labeller takes papers in order of the sha256 of their id; labelling the first 500 of 20,000 must still
+    put about the test share of them in the test split (an unsalted split hash put all 500 there)."""
+    ids = sorted((f"2501.{n:05d}" for n in range(20_000)), key=lambda i: hashlib.sha256(i.encode()).digest())[:500]
+    splits = [split_of(arxiv_id, 0.1, 0.14) for arxiv_id in ids]
+    assert 0.09 < splits.count("test") / len(ids) < 0.19 and 0.05 < splits.count("validation") / len(ids) < 0.15
 
 
 def test_export_folder_round_trips_through_load_dataset(filtered_store, tmp_path):

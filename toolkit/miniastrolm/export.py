@@ -60,9 +60,14 @@ class ExportConfig:
     token_env: str = field(default="HF_TOKEN", metadata={"help": "environment variable holding the Hub token"})
 
 
+SPLIT_SALT = b"miniastrolm split\0"
+
+
 def split_of(arxiv_id: str, validation_share: float, test_share: float) -> str:
-    """A paper's split from the hash of its id: the same id always lands in the same split."""
-    position = int.from_bytes(hashlib.sha256(arxiv_id.encode()).digest()[:8], "big") / 2**64
+    """A paper's split from a salted hash of its id: the same id always lands in the same split. The salt keeps
+    the split independent of the labeller's order (the plain sha256 of the id): without it, labelling the first N
+    papers of a large store picks the lowest hashes, and they would nearly all land in the test split."""
+    position = int.from_bytes(hashlib.sha256(SPLIT_SALT + arxiv_id.encode()).digest()[:8], "big") / 2**64
     if position < test_share:
         return "test"
     return "validation" if position < test_share + validation_share else "train"
