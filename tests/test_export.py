@@ -95,11 +95,16 @@ def test_export_folder_round_trips_through_load_dataset(filtered_store, tmp_path
     assert row["teacher_model"] == "teacher-x" and row["prompt_version"] == "explain@abc"
     assert row["categories"][0].startswith("astro-ph") and 0 < row["scores"]["similarity"] <= 1
 
+    again = export(ExportConfig(**{**config.__dict__, "validation_share": 0.0, "test_share": 0.0}))
+    assert again.split_rows == {"train": 3}  # re-exported into the same folder: load_dataset sees the new files
+    assert {split: len(rows) for split, rows in load_dataset(str(tmp_path / "ds")).items()} == {"train": 3}
+    export(config)
+
     lines = [json.loads(line) for line in (tmp_path / "curated.jsonl").read_text().splitlines()]
     assert sorted(line["arxiv_id"] for line in lines) == ["2611.90001", "2611.90002", "2611.90004"]
 
     card = (tmp_path / "ds" / "README.md").read_text()
-    assert card.startswith("---\n") and "configs:" in card and "size_categories:" in card
+    assert card.startswith("---\n") and "size_categories:" in card and "configs:" not in card  # layout found by itself
     assert "teacher-x" in card and report.filter in card and "min_words=100" in card
     assert f"4 of {len(GENERATIONS)} generations pass every validator" in card  # the real filter report
     for split, rows in dataset.items():  # the card's split table gives each split's real size

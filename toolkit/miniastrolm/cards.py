@@ -121,8 +121,9 @@ def size_category(rows: int) -> str:
 
 
 def dataset_card(config: ExportConfig, filter_name: str, thresholds: dict, chosen: list[Selected],
-                 written: dict[str, list], filter_report: str, shown: list[Selected]):
-    """The exported dataset's card: provenance, filter thresholds and report, split sizes, `shown` as samples."""
+                 written: dict[str, list], filter_report: str, shown: list[Selected], review_report: str):
+    """The exported dataset's card: provenance, filter thresholds and report, people's review decisions, split
+    sizes, `shown` as samples."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
     words = [len(selected.explanation.split()) for selected in chosen]
@@ -130,8 +131,8 @@ def dataset_card(config: ExportConfig, filter_name: str, thresholds: dict, chose
         language="en", license=config.license, pretty_name=config.pretty_name,
         task_categories=["text-generation", "summarization"], size_categories=size_category(len(chosen)),
         tags=["astronomy", "arxiv", "distillation", "plain-language", "miniastrolm"],
-        configs=[{"config_name": "default",
-                  "data_files": [{"split": split, "path": f"data/{split}-*"} for split in written]}],
+        # no `configs`: `data/<split>-*.parquet` is the layout `datasets` finds by itself, and with `configs` in
+        # the card `datasets` 5.2 keeps serving its cached copy after the folder is re-exported (stale splits)
     )
     samples = [selected._replace(abstract=selected.abstract[:700] + ("..." if len(selected.abstract) > 700 else ""))
                for selected in shown]
@@ -148,5 +149,5 @@ def dataset_card(config: ExportConfig, filter_name: str, thresholds: dict, chose
         categories=Counter(s.primary_category for s in chosen).most_common(),
         data_sha256={path.name: sha256_of(path) for path in sorted((Path(config.output_dir) / "data").glob("*"))},
         filter_report=filter_report.replace(
-            "# Filter report", "###"), samples=samples)
+            "# Filter report", "###"), review_report=review_report, samples=samples)
 
