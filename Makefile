@@ -16,7 +16,7 @@ slow_test:  ## only the slow tests (real corpora, real servers, real models)
 	$(PYTHON) -m pytest -m slow
 
 quality:
-	$(PYTHON) -m ruff check toolkit tests benchmarks
+	$(PYTHON) -m ruff check toolkit tests benchmarks metrics
 
 bench:  ## every benchmark, one after the other
 	@for bench in benchmarks/bench_*.py; do echo "== $$bench"; $(PYTHON) $$bench || exit 1; done

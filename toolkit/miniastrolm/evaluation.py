@@ -2,9 +2,11 @@
 
 Per system: relevance (ROUGE-1/2/L against the teacher's explanation; MiniLM similarity to the abstract),
 readability (Flesch-Kincaid grade, Dale-Chall, Coleman-Liau), factuality (the filter's number / name /
-instrument checks as rates; the on-task rate), length and truncation, and cost (tokens and wall time per
+instrument checks as rates; the on-task rate), degeneration, length and truncation, and cost (tokens and wall time per
 explanation, and the student's time relative to the teacher's on one basis: the student one abstract at a time,
-the teacher each explanation's share of its batched labelling call). Every rate and mean carries a 95 %
+the teacher each explanation's share of its batched labelling call). Similarity, readability, factuality and
+degeneration are computed through the project's `evaluate` modules (`metrics/`), so anyone can reproduce a
+figure with `evaluate.load("metrics/<name>")`; ROUGE is Google's rouge-score. Every rate and mean carries a 95 %
 bootstrap interval and its n; under 30 papers the report says "too few to conclude" instead of a table. Blind
 ratings by careful readers (`--ratings`) join as acceptable / faithful / degenerate rates with Wilson intervals.
 Writes report.md, metrics.json, outputs.jsonl (every explanation; an interrupted run reuses them), examples.md
@@ -19,22 +21,24 @@ import statistics
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from pathlib import Path
+
+from tqdm.auto import tqdm
 
 from .prompts import Prompt
 from .stats import bootstrap, wilson
 from .store import DEFAULT_DB, Paper, Store
 from .student_format import abstract_of, explanation_of, messages
 from .text import plain_text
-from .validate.degeneration import check_degeneration
 from .validate.faithfulness import check_faithfulness, number_problems
 from .validate.format import unfinished
 from .validate.on_task import check_on_task
 from .validate.readability import textstat_offline
-from .validate.similarity import similarities
 
 SYSTEMS = ("student", "teacher", "base", "lead3")
 MIN_PAPERS = 30  # below this a report shows no comparison table: the intervals are too wide to conclude anything
+METRIC_MODULES = Path(__file__).resolve().parents[2] / "metrics"  # the `evaluate` modules of this checkout
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 
 
@@ -98,6 +102,14 @@ def factuality(abstract: str, text: str) -> dict[str, float]:
             "any_invented_name": float(bool(names)), "on_task": float(check_on_task(abstract, text).passed)}
 
 
+@cache
+def metric(name: str):
+    """The project's `evaluate` module `metrics/<name>`, loaded from this checkout (never the Hub), once."""
+    import evaluate
+
+    return evaluate.load(str(METRIC_MODULES / name), keep_in_memory=True)
+
+
 def generation_key(model: str, prompt: Prompt | None, config: EvalConfig) -> str:
     """What decides a generated explanation: a cached one is reused only while all of this is unchanged."""
     weights = Path(model) / "model.safetensors"
@@ -130,7 +142,7 @@ def generate(system: str, model: str, rows: list[dict], config: EvalConfig, cach
         explain = pipeline("text-generation", model=model, dtype=torch.float32)
         tokenizer = explain.tokenizer
     with cache.open("a", encoding="utf-8") as file:
-        for row in todo:
+        for row in tqdm(todo, desc=f"eval {system}", unit=" explanation"):
             chat = prompt.messages(Paper(row["arxiv_id"], None, row["title"], row["abstract"], "", "", "", None,
                                          None, "")) if prompt else messages(row["abstract"])
             set_seed(config.seed)
@@ -175,21 +187,17 @@ def score_system(rows: list[dict], outputs: list[Output], is_reference: bool) ->
     """Per-item values of every metric (rates as 0/1), for the means, their intervals and the plots."""
     abstracts = [row["abstract"] for row in rows]
     texts = [output.text for output in outputs]
-    per_item = {"words": [len(text.split()) for text in texts], "similarity": similarities(abstracts, texts)}
-    scores = [readability(text) for text in texts]
-    for key in ("fkgl", "dale_chall", "coleman_liau"):
-        per_item[key] = [score[key] for score in scores]
+    per_item = {"words": [len(text.split()) for text in texts],
+                **metric("minilm_similarity").compute(predictions=texts, references=abstracts, per_item=True),
+                **metric("astro_readability").compute(predictions=texts, per_item=True)}
     if not is_reference:
         scores = [rouge(row["reference"], [text])[0] for row, text in zip(rows, texts, strict=True)]
         for name in ("rouge1", "rouge2", "rougeL"):
             per_item[name] = [score[name] for score in scores]
-    facts = [factuality(abstract, text) for abstract, text in zip(abstracts, texts, strict=True)]
+    per_item.update(metric("astro_faithfulness").compute(predictions=texts, sources=abstracts, per_item=True))
+    degeneration = metric("astro_degeneration").compute(predictions=texts, sources=abstracts, per_item=True)
     per_item.update({
-        "invented_number_rate": [fact["any_invented_number"] for fact in facts],
-        "invented_name_rate": [fact["any_invented_name"] for fact in facts],
-        "on_task_rate": [fact["on_task"] for fact in facts],
-        "degenerate_rate": [float(not check_degeneration(abstract, text).passed)
-                            for abstract, text in zip(abstracts, texts, strict=True)],
+        "degenerate_rate": degeneration["degenerate_rate"],
         "truncated_rate": [float(output.hit_limit or unfinished(output.text)) for output in outputs],
         "tokens_per_explanation": [output.tokens for output in outputs],
         "seconds_per_explanation": [output.seconds for output in outputs],
