@@ -51,6 +51,17 @@ def test_verdict_names_the_best_system_and_the_students_value():
     assert "inside: teacher" in verdict("fkgl", {"student": 14.0, "teacher": 8.0})
 
 
+def test_headline_gives_each_system_its_n_and_each_mean_its_interval():
+    result = {"systems": {"student": {"n": 40, "rougeL": 0.25, "rougeL_ci": [0.14, 0.38], "fkgl": 11.04,
+                                      "fkgl_ci": [10.5, 11.62]},
+                          "lead3": {"n": 40, "rougeL": None, "rougeL_ci": None}}}
+    header, rows = evaluation.headline(result)
+    assert header == ["metric", "student (n=40)", "lead3 (n=40)"]
+    assert [row[0] for row in rows] == [evaluation.METRICS[name][0] for name in evaluation.HEADLINE_METRICS]
+    assert rows[0] == ["ROUGE-L vs teacher", "0.250 [0.140, 0.380]", "n/a"]
+    assert rows[2] == ["Flesch-Kincaid grade", "11.0 [10.5, 11.6]", "n/a"]
+
+
 def test_report_metrics_and_plots_for_a_tiny_student(tiny_student, tiny_chat_model, tmp_path, monkeypatch):
     model_dir, dataset = tiny_student
     # base: an untrained model (random weights), so it is a different system from the student

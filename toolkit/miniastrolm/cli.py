@@ -177,22 +177,24 @@ def train(ctx: typer.Context) -> None:
 @app.command(name="eval", context_settings=STAGE_VERB)
 def evaluate(ctx: typer.Context) -> None:
     """Compare the student with the teacher, the untuned base model and lead-3 on held-out papers."""
-    from .evaluation import HEADLINE_METRICS, EvalConfig
+    from .evaluation import MIN_PAPERS, EvalConfig, headline
     from .evaluation import evaluate as run_eval
 
     config = _config(EvalConfig, ctx, evaluate.__doc__ + " Writes report.md, metrics.json and PNG plots; pass "
                      "metrics.json to training (--eval_metrics) to put the table in the model card.")
     with _stage_errors(errors=(FileNotFoundError, ValueError, OSError)):
         result = run_eval(config)
-    table = Table(title=f"evaluation on {result['n']} papers -> {config.output_dir}/report.md")
-    names = list(result["systems"])
-    table.add_column("metric")
-    for name in names:
-        table.add_column(name, justify="right")
-    for metric in HEADLINE_METRICS:
-        table.add_row(metric, *(f"{v:.3f}" if (v := result["systems"][n].get(metric)) is not None else "n/a"
-                                for n in names))
+    header, rows = headline(result)
+    table = Table(title=f"evaluation on {result['n']} papers: mean [95 % bootstrap interval]")
+    for number, column in enumerate(header):
+        table.add_column(column, justify="right" if number else "left")
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
+    if result["n"] < MIN_PAPERS:
+        console.print(f"[yellow]too few to conclude:[/yellow] {result['n']} papers (fewer than {MIN_PAPERS}); the "
+                      "intervals are too wide for a comparison")
+    console.print(f"full report: {config.output_dir}/report.md (examples.md, metrics.json, plots beside it)")
     from pathlib import Path
 
     from .cards import refresh_card_evaluation

@@ -325,6 +325,15 @@ def with_interval(metrics: dict, name: str) -> str:
     return f"{_cell(metrics[name])} [{_cell(interval[0])}, {_cell(interval[1])}]"
 
 
+def headline(result: dict) -> tuple[list[str], list[list[str]]]:
+    """The headline table `eval` prints: a header (metric, then each system with its n) and one row per headline
+    metric, each cell a mean with its 95 % interval; the full tables are in report.md."""
+    systems = result["systems"]
+    header = ["metric", *(f"{name} (n={values['n']})" for name, values in systems.items())]
+    return header, [[METRICS[metric][0], *(with_interval(values, metric) for values in systems.values())]
+                    for metric in HEADLINE_METRICS]
+
+
 def verdict(metric: str, values: dict[str, float | None]) -> str:
     """One plain-English sentence: which system does best on the metric, and where the student stands."""
     label, better = METRICS[metric]

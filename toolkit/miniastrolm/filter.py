@@ -105,7 +105,8 @@ class Item(NamedTuple):
 
 def judge(items: list[Item], config: Thresholds, progress: bool = False) -> dict[int, list[Verdict]]:
     """Every validator (`VALIDATORS`) on every item: what `filter`, `check` and `explain` all run."""
-    scores = similarities([item.abstract for item in items], [item.explanation for item in items]) if items else []
+    scores = similarities([item.abstract for item in items], [item.explanation for item in items],
+                          progress=progress) if items else []
     duplicates = near_duplicates([(item.key, item.paper, item.explanation) for item in items],
                                  threshold=config.near_duplicate_jaccard)
     judged = {}

@@ -185,7 +185,8 @@ def train(script: StudentArguments, sft, model_args) -> Path:
     write_model_card(folder, script=script, sft=sft, description=description,
                      base_model_id=hub_base_model(script, model_args), data=data, fit_counts=fit_counts,
                      result=result, load_path=sft.hub_model_id if push else str(folder))
-    print(result)
+    print(f"{result}; {outcome.metrics['train_runtime']:.0f} s for {len(train_set)} examples; student saved to "
+          f"{folder} (model card: {folder / 'README.md'})")
     if push:
         from .hub import push_folder
 

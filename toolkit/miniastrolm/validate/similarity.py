@@ -5,6 +5,7 @@ An explanation of another paper, or of nothing in particular, scores low."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,12 +27,14 @@ def encoder():
     return SentenceTransformer(str(minilm_folder()), device="cpu", local_files_only=True)
 
 
-def similarities(abstracts: list[str], explanations: list[str], batch_size: int = 64) -> list[float]:
+def similarities(abstracts: list[str], explanations: list[str], batch_size: int = 64,
+                 progress: bool = False) -> list[float]:
     """Cosine similarity of each (abstract, explanation) pair, encoded in batches (abstracts as plain text).
     Each distinct abstract is encoded once: with N samples per paper that saves N-1 of every N abstract passes,
-    and the encoder is nearly all of the filter's time."""
+    and the encoder is nearly all of the filter's time (so `progress` shows a bar per encoding pass)."""
     model = encoder()
-    options = {"batch_size": batch_size, "normalize_embeddings": True, "convert_to_tensor": True}
+    options = {"batch_size": batch_size, "normalize_embeddings": True, "convert_to_tensor": True,
+               "show_progress_bar": progress and sys.stderr.isatty()}  # like tqdm's disable=None: none in logs
     position = {abstract: i for i, abstract in enumerate(dict.fromkeys(abstracts))}
     encoded = model.encode([plain_text(abstract) for abstract in position], **options)
     left = encoded[[position[abstract] for abstract in abstracts]]
