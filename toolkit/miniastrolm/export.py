@@ -19,7 +19,7 @@ from datasets import Dataset, Features, Value
 from .cards import dataset_card
 from .filter import VALIDATORS, report_from_store
 from .hub import push_folder
-from .selection import Selected, best_per_paper
+from .selection import Selected, curate
 from .store import DEFAULT_DB, Store
 from .student_format import example
 
@@ -36,6 +36,7 @@ FEATURES = Features({
     "generation_id": Value("int64"),
     "selection_score": Value("float64"),
     "scores": {name: Value("float64") for name in VALIDATORS},
+    "review": {"decision": Value("string"), "reviewer": Value("string"), "decided_at": Value("string")},
 })
 
 
@@ -74,13 +75,17 @@ def split_of(arxiv_id: str, validation_share: float, test_share: float) -> str:
 
 
 def to_record(chosen: Selected) -> dict:
+    """One dataset row; after a person's edit the validators' scores (of the teacher's text) are left empty."""
+    edited = chosen.review is not None and chosen.review.decision == "edit"
     return {
         **example(chosen.abstract, chosen.explanation),
         "arxiv_id": chosen.arxiv_id, "title": chosen.title, "categories": chosen.categories.split(),
         "primary_category": chosen.primary_category, "teacher_model": chosen.teacher_model,
         "prompt_version": chosen.prompt_version, "generation_id": chosen.generation,
-        "selection_score": chosen.selection_score,
-        "scores": {name: chosen.scores.get(name) for name in VALIDATORS},
+        "selection_score": None if edited else chosen.selection_score,
+        "scores": {name: None if edited else chosen.scores.get(name) for name in VALIDATORS},
+        "review": chosen.review and {"decision": chosen.review.decision, "reviewer": chosen.review.reviewer,
+                                     "decided_at": chosen.review.decided_at},
     }
 
 
@@ -100,11 +105,12 @@ def export(config: ExportConfig) -> ExportReport:
             raise ValueError(f"{config.db}: " + (f"no verdict set named {config.filter!r}" if config.filter else
                                                  "no verdicts yet; run `miniastrolm filter` first"))
         name, thresholds = found
-        chosen = best_per_paper(store, name, config.batch)
+        curation = curate(store, name, config.batch)
+        chosen = curation.chosen
         filter_report = report_from_store(store, name, config.batch)
     if not chosen:
-        raise ValueError(f"{config.db}: no explanation passed every validator of filter {name}; nothing to export "
-                         f"(see the filter report for the rejection reasons)")
+        raise ValueError(f"{config.db}: no explanation passed every validator of filter {name} or was accepted in "
+                         f"`miniastrolm review`; nothing to export (see the filter report for the rejection reasons)")
     records = {split: [] for split in SPLITS}
     for selected in chosen:
         records[split_of(selected.arxiv_id, config.validation_share, config.test_share)].append(to_record(selected))
@@ -124,7 +130,7 @@ def export(config: ExportConfig) -> ExportReport:
                 out.write(orjson.dumps({**row, "split": split}) + b"\n")
     shown = sorted(chosen, key=lambda s: split_of(s.arxiv_id, config.validation_share, config.test_share) != "train")
     card = dataset_card(config, name, thresholds, chosen, written, filter_report.markdown(),
-                        shown[:config.card_samples])
+                        shown[:config.card_samples], curation.markdown())
     card.save(output / "README.md")
     report = ExportReport(name, {split: len(rows) for split, rows in written.items()}, output, jsonl)
     if config.push_to_hub:

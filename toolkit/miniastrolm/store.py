@@ -59,6 +59,65 @@ WHERE coalesce(excluded.version, 0) > coalesce(papers.version, 0)
 """
 
 
+class Review(NamedTuple):
+    """A person's decision on a generation (a row of `reviews`): accept, reject (with a reason) or edit."""
+
+    decision: str
+    reason: str | None
+    edited: str | None
+    reviewer: str
+    decided_at: str
+
+
+class ReviewItem(NamedTuple):
+    """A generation as the review page lists it; `passed` is None when the verdict set has not judged it."""
+
+    generation: int
+    arxiv_id: str
+    title: str
+    abstract: str
+    primary_category: str
+    sample: int
+    model: str
+    explanation: str
+    passed: bool | None
+    review: Review | None
+
+
+class Candidate(NamedTuple):
+    """A successful generation with its standing for the export: `passed` (every verdict of the set passed; None
+    when the set has not judged it), each validator's score, and a person's decision in force."""
+
+    generation: int
+    arxiv_id: str
+    title: str
+    abstract: str
+    categories: str
+    primary_category: str
+    explanation: str
+    teacher_model: str
+    prompt_version: str
+    batch: int
+    sample: int
+    passed: bool | None
+    scores: dict[str, float | None]
+    review: Review | None
+
+
+# Successful generations with, per generation, the verdict set's outcome (j) and the decision in force (r).
+_REVIEWABLE = """
+FROM generations g JOIN papers p ON p.arxiv_id = g.paper
+LEFT JOIN (SELECT generation, min(passed) AS passed, json_group_object(validator, score) AS scores
+           FROM verdicts WHERE filter = :filter GROUP BY generation) j ON j.generation = g.id
+LEFT JOIN reviews r ON r.id = (SELECT max(id) FROM reviews WHERE generation = g.id)
+WHERE g.status = 'ok' AND (:batch IS NULL OR g.batch = :batch)"""
+_REVIEW_COLUMNS = "r.decision, r.reason, r.edited, r.reviewer, r.decided_at"
+
+
+def _review(columns: Sequence) -> Review | None:
+    return Review(*columns) if columns[0] is not None else None
+
+
 def migrations() -> list[tuple[int, str, str]]:
     """(number, name, sql) for every bundled migration, in order."""
     found = []
@@ -289,18 +348,66 @@ class Store:
         return [(category, passed, [orjson.loads(group) for group in orjson.loads(reasons)])
                 for category, passed, reasons in rows]
 
-    def passing_generations(self, filter_name: str, batch_id: int | None = None) -> list[tuple]:
-        """Generations whose every verdict under `filter_name` passed: (generation, arxiv_id, title, abstract,
-        categories, primary_category, explanation, model, prompt_version, batch, sample, {validator: score}),
-        ordered by arXiv id, sample and generation."""
+    # -- human review (`miniastrolm review`) -------------------------------------------------------
+
+    def record_review(self, generation: int, decision: str, reviewer: str, *, reason: str | None = None,
+                      edited: str | None = None) -> Review:
+        """Add a decision on a generation; it replaces the one in force, which stays as history."""
+        review = Review(decision, reason, edited, reviewer, utc_now())
+        with self.db:
+            self.db.execute("INSERT INTO reviews (generation, decision, reason, edited, reviewer, decided_at) "
+                            "VALUES (?, ?, ?, ?, ?, ?)", (generation, *review))
+        return review
+
+    def review_history(self, generation: int) -> list[Review]:
+        """Every decision on a generation, oldest first; the last is the one in force."""
+        rows = self.db.execute(f"SELECT {', '.join(Review._fields)} FROM reviews WHERE generation = ? ORDER BY id",
+                               (generation,)).fetchall()
+        return [Review(*row) for row in rows]
+
+    def generation_text(self, generation: int) -> str | None:
+        """The teacher's text of a successful generation (never changed by a review); None if there is none."""
+        row = self.db.execute("SELECT output FROM generations WHERE id = ? AND status = 'ok'",
+                              (generation,)).fetchone()
+        return row[0] if row else None
+
+    def review_items(self, filter_name: str | None, *, batch_id: int | None = None, verdict: str | None = None,
+                     category: str | None = None, decision: str | None = None, limit: int = 50,
+                     offset: int = 0) -> tuple[int, list[ReviewItem]]:
+        """(how many match, one page of them) among successful generations, by paper and sample. `verdict`:
+        passed / failed / unjudged (under `filter_name`), or a validator's name (that validator failed);
+        `decision`: accept / reject / edit / unreviewed (the decision in force)."""
+        args = {"filter": filter_name, "batch": batch_id, "category": category, "verdict": verdict,
+                "decision": decision, "limit": limit, "offset": offset}
+        where = [{"passed": "j.passed = 1", "failed": "j.passed = 0", "unjudged": "j.generation IS NULL",
+                  None: "1"}.get(verdict, "EXISTS (SELECT 1 FROM verdicts WHERE generation = g.id AND "
+                                          "filter = :filter AND validator = :verdict AND passed = 0)"),
+                 "p.primary_category = :category" if category else "1",
+                 {"unreviewed": "r.id IS NULL", None: "1"}.get(decision, "r.decision = :decision")]
+        condition = _REVIEWABLE + " AND " + " AND ".join(where)
+        total = self.db.execute("SELECT count(*) " + condition, args).fetchone()[0]
+        rows = self.db.execute(
+            "SELECT g.id, g.paper, p.title, p.abstract, p.primary_category, g.sample, g.model, g.output, j.passed, "
+            f"{_REVIEW_COLUMNS} {condition} ORDER BY g.paper, g.sample, g.id LIMIT :limit OFFSET :offset", args)
+        return total, [ReviewItem(*row[:8], None if row[8] is None else bool(row[8]), _review(row[9:]))
+                       for row in rows]
+
+    def review_categories(self, batch_id: int | None = None) -> list[tuple[str, int]]:
+        """(primary category, successful generations) for the review page's category filter."""
+        return self.db.execute(
+            "SELECT p.primary_category, count(*) FROM generations g JOIN papers p ON p.arxiv_id = g.paper "
+            "WHERE g.status = 'ok' AND (? IS NULL OR g.batch = ?) GROUP BY 1 ORDER BY 1",
+            (batch_id, batch_id)).fetchall()
+
+    def review_candidates(self, filter_name: str, batch_id: int | None = None) -> list[Candidate]:
+        """Every successful generation (of a batch) with its verdicts under `filter_name` and the decision in
+        force, ordered by arXiv id, sample and generation."""
         rows = self.db.execute(
             "SELECT g.id, p.arxiv_id, p.title, p.abstract, p.categories, p.primary_category, g.output, g.model, "
-            "g.prompt_version, g.batch, g.sample, json_group_object(v.validator, v.score) "
-            "FROM generations g JOIN papers p ON p.arxiv_id = g.paper JOIN verdicts v ON v.generation = g.id "
-            "WHERE g.status = 'ok' AND v.filter = ? AND (? IS NULL OR g.batch = ?) "
-            "GROUP BY g.id HAVING min(v.passed) = 1 ORDER BY p.arxiv_id, g.sample, g.id",
-            (filter_name, batch_id, batch_id)).fetchall()
-        return [(*head, orjson.loads(scores)) for *head, scores in rows]
+            f"g.prompt_version, g.batch, g.sample, j.passed, j.scores, {_REVIEW_COLUMNS} {_REVIEWABLE} "
+            "ORDER BY p.arxiv_id, g.sample, g.id", {"filter": filter_name, "batch": batch_id})
+        return [Candidate(*row[:11], None if row[11] is None else bool(row[11]), orjson.loads(row[12] or "{}"),
+                          _review(row[13:])) for row in rows]
 
     # -- stats ----------------------------------------------------------------------------------
 
