@@ -8,6 +8,7 @@ explain / serve / space show dashes.
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import contextmanager
 
@@ -312,6 +313,33 @@ def space(
             url = push_folder(folder, push_to_hub, repo_type="space", private=private, revision=None,
                               token=os.environ.get("HF_TOKEN"), space_sdk="gradio")
         console.print(f"pushed: {url}")
+
+
+@app.command()
+def review(
+    db: str = typer.Option(DEFAULT_DB, help="SQLite store whose explanations to review"),
+    filter_name: str = typer.Option(None, "--filter", help="verdict set to show (default: the latest one run)"),
+    batch: int = typer.Option(None, help="labelling batch id (default: all)"),
+    reviewer: str = typer.Option(os.environ.get("USER", ""), help="name stored with each decision (the page can "
+                                 "change it)"),
+    host: str = typer.Option("127.0.0.1", help="interface to listen on (0.0.0.0 to expose it)"),
+    port: int = typer.Option(8001),
+    page_size: int = typer.Option(50, min=1, help="explanations per page"),
+) -> None:
+    """A web page to accept, reject (with a reason) or edit the teacher's explanations; export honours it."""
+    from pathlib import Path
+
+    import uvicorn
+
+    from .review import create_review_app
+
+    if not Path(db).is_file():
+        console.print(f"[red]error:[/red] no store at {db} (run `miniastrolm ingest` and `label` first)")
+        raise typer.Exit(2)
+    with _stage_errors(errors=(ValueError,)):
+        page = create_review_app(db, filter_name=filter_name, batch=batch, reviewer=reviewer, page_size=page_size)
+    console.print(f"reviewing {db} on http://{host}:{port}/ (keys: j/k move, a accept, r reject, e edit)")
+    uvicorn.run(page, host=host, port=port, log_level="warning")
 
 
 @db_app.command()
