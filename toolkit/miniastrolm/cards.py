@@ -121,9 +121,10 @@ def size_category(rows: int) -> str:
 
 
 def dataset_card(config: ExportConfig, filter_name: str, thresholds: dict, chosen: list[Selected],
-                 written: dict[str, list], filter_report: str, shown: list[Selected], review_report: str):
-    """The exported dataset's card: provenance, filter thresholds and report, people's review decisions, split
-    sizes, `shown` as samples."""
+                 written: dict[str, list], filter_report: str, shown: list[Selected], review_report: str,
+                 provenance: str):
+    """The exported dataset's card: provenance (`provenance.markdown`), filter thresholds and report, people's
+    review decisions, split sizes, `shown` as samples."""
     from huggingface_hub import DatasetCard, DatasetCardData
 
     words = [len(selected.explanation.split()) for selected in chosen]
@@ -149,5 +150,5 @@ def dataset_card(config: ExportConfig, filter_name: str, thresholds: dict, chose
         categories=Counter(s.primary_category for s in chosen).most_common(),
         data_sha256={path.name: sha256_of(path) for path in sorted((Path(config.output_dir) / "data").glob("*"))},
         filter_report=filter_report.replace(
-            "# Filter report", "###"), review_report=review_report, samples=samples)
+            "# Filter report", "###"), review_report=review_report, provenance=provenance, samples=samples)
 

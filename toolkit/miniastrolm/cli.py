@@ -161,6 +161,7 @@ def export(ctx: typer.Context) -> None:
         report = run_export(config)
     splits = ", ".join(f"{split} {rows}" for split, rows in report.split_rows.items())
     console.print(f"filter {report.filter}: {splits} papers -> {report.output_dir} and {report.jsonl}\n"
+                  f"provenance (teachers, prompts, settings, counts, recipes): {report.output_dir}/provenance.json\n"
                   f"load it with: datasets.load_dataset({str(report.output_dir)!r})")
     if report.pushed:
         console.print(f"pushed: {report.pushed}")

@@ -19,6 +19,7 @@ from datasets import Dataset, Features, Value
 from .cards import dataset_card
 from .filter import VALIDATORS, report_from_store
 from .hub import push_folder
+from .provenance import collect, markdown, recipe_targets
 from .selection import Selected, curate
 from .store import DEFAULT_DB, Store
 from .student_format import example
@@ -54,6 +55,9 @@ class ExportConfig:
     license: str = field(default="other", metadata={
         "help": "card licence id; abstracts keep their arXiv licences, explanations the teacher's terms"})
     card_samples: int = field(default=2, metadata={"help": "sample records shown in the card"})
+    recipes: list[str] = field(default_factory=list, metadata={
+        "help": "recipe YAML files to upload beside the data in provenance/ (e.g. the label, filter and export "
+                "recipes used); default none. provenance.json records the teacher, prompts and counts anyway"})
     push_to_hub: str | None = field(default=None, metadata={
         "help": "Hub dataset repo id to upload the folder to (token read from token_env; HF_ENDPOINT honoured)"})
     private: bool = field(default=False, metadata={"help": "create the Hub repo private"})
@@ -99,6 +103,7 @@ class ExportReport:
 
 
 def export(config: ExportConfig) -> ExportReport:
+    recipe_targets(config.recipes)  # a missing recipe fails before anything is written
     with Store(config.db) as store:
         found = store.filter_thresholds(config.filter)
         if found is None:
@@ -129,8 +134,9 @@ def export(config: ExportConfig) -> ExportReport:
             for row in rows:
                 out.write(orjson.dumps({**row, "split": split}) + b"\n")
     shown = sorted(chosen, key=lambda s: split_of(s.arxiv_id, config.validation_share, config.test_share) != "train")
+    provenance = collect(config, name, thresholds, filter_report, chosen, written)
     card = dataset_card(config, name, thresholds, chosen, written, filter_report.markdown(),
-                        shown[:config.card_samples], curation.markdown())
+                        shown[:config.card_samples], curation.markdown(), markdown(provenance))
     card.save(output / "README.md")
     report = ExportReport(name, {split: len(rows) for split, rows in written.items()}, output, jsonl)
     if config.push_to_hub:

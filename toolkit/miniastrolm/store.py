@@ -425,3 +425,21 @@ class Store:
         return self.db.execute(
             "SELECT reason, count(*) FROM ingest_skips GROUP BY reason ORDER BY 2 DESC, 1"
         ).fetchall()
+
+    # -- provenance (what an exported dataset records) ----------------------------------------------
+
+    def batch_records(self, batch_id: int | None = None) -> list[tuple[int, str, str, str, dict, str]]:
+        """(id, backend, model, prompt_version, recipe, created_at) of every labelling batch, or of one."""
+        rows = self.db.execute("SELECT id, backend, model, prompt_version, recipe, created_at FROM batches "
+                               "WHERE ? IS NULL OR id = ? ORDER BY id", (batch_id, batch_id)).fetchall()
+        return [(*head, orjson.loads(recipe), created_at) for *head, recipe, created_at in rows]
+
+    def generation_tally(self, batch_id: int | None = None) -> list[tuple[int, str, str, int]]:
+        """(batch, procedure, status, generations) over every batch, or one."""
+        return self.db.execute("SELECT batch, procedure, status, count(*) FROM generations WHERE ? IS NULL OR "
+                               "batch = ? GROUP BY 1, 2, 3 ORDER BY 1, 2, 3", (batch_id, batch_id)).fetchall()
+
+    def papers_labelled(self, batch_id: int | None = None) -> int:
+        """Papers with at least one successful generation (in one batch)."""
+        return self.db.execute("SELECT count(DISTINCT paper) FROM generations WHERE status = 'ok' AND "
+                               "(? IS NULL OR batch = ?)", (batch_id, batch_id)).fetchone()[0]
