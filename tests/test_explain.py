@@ -141,6 +141,7 @@ def test_cli_explains_text_and_a_file_keeping_bad_lines_as_errors(tiny_student, 
     assert many.returncode == 0, many.stderr
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert rows[0]["explanation"] == PAIRS[1][1]
+    assert f"1 explained ({int(rows[0]['passed'])} pass every check), 2 failed" in " ".join(many.stderr.split())
     assert rows[1]["error"].startswith(f"{source}:2:") and "empty" in rows[2]["error"]
 
 

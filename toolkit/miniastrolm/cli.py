@@ -249,8 +249,9 @@ def explain(
         explainer = ExplainPipeline(model, best_of=best_of, max_new_tokens=max_new_tokens, db=db,
                                     api_url=arxiv_api_url, engine=engine)
         if input:
-            done, failed = explain_jsonl(explainer, input, output)
-            console.print(f"{done} explained, {failed} failed (with their reason) -> {output}")
+            done, failed, passed = explain_jsonl(explainer, input, output)
+            console.print(f"{done} explained ({passed} pass every check), {failed} failed (with their reason) "
+                          f"-> {output}")
             return
         if stream and abstract:
             out = Console()

@@ -216,11 +216,11 @@ class ExplainPipeline:
         yield from streamer
 
 
-def explain_jsonl(explainer: ExplainPipeline, path: str, output: str) -> tuple[int, int]:
+def explain_jsonl(explainer: ExplainPipeline, path: str, output: str) -> tuple[int, int, int]:
     """Explain every line of a JSONL file (`abstract` or `arxiv_id`); a bad line becomes an error record naming
-    file:line, never the end of the run. Returns (explained, failed)."""
+    file:line, never the end of the run. Returns (explained, failed, explained and passing every check)."""
     lines = Path(path).read_bytes().splitlines()
-    done = failed = 0
+    done = failed = passed = 0
     with open(output, "wb") as out:
         for number, line in enumerate(tqdm(lines, desc="explain", unit=" abstract"), 1):
             try:
@@ -231,7 +231,8 @@ def explain_jsonl(explainer: ExplainPipeline, path: str, output: str) -> tuple[i
                           else explainer.explain(record.get("abstract")))
                 out.write(orjson.dumps({"line": number, **result.to_dict()}) + b"\n")
                 done += 1
+                passed += result.passed
             except (orjson.JSONDecodeError, InputError, RuntimeError) as error:
                 out.write(orjson.dumps({"line": number, "error": f"{path}:{number}: {error}"}) + b"\n")
                 failed += 1
-    return done, failed
+    return done, failed, passed
