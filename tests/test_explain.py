@@ -59,7 +59,7 @@ def test_best_of_n_samples_candidates_and_picks_by_the_documented_rank(explainer
     assert score(number) > score(hubble) > score(copied) and score(refusal) > score(copied)
 
     def choose(*texts):
-        return explainer._choose(ABSTRACT, list(texts), {}, 0.0, None)
+        return explainer.choose(ABSTRACT, list(texts), {}, 0.0, None)
 
     best = choose(refusal, copied, number, good)
     assert best.explanation == good and best.passed and best.candidates == 4
@@ -162,7 +162,7 @@ def test_api_explains_with_verdicts(api):
 
 
 @pytest.mark.parametrize("body, status, reason", [
-    ({"abstract": ""}, 422, "empty"), ({"abstract": 42}, 422, "must be text"), ({"text": "x"}, 422, "send"),
+    ({"abstract": ""}, 422, "empty"), ({"abstract": 42}, 422, "valid string"), ({"text": "x"}, 422, "send"),
     ({"abstract": ABSTRACT, "best_of": 99}, 422, "best_of"), ({"arxiv_id": "nonsense"}, 422, "not an arXiv id"),
     ({"abstract": "word " * 10_000}, 413, "limit"),
 ])

@@ -274,12 +274,16 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="interface to listen on (0.0.0.0 to expose it)"),
     port: int = typer.Option(8000),
     best_of: int = typer.Option(1, "--best-of", min=1, max=8, help="default candidates per request"),
-    timeout_seconds: float = typer.Option(120.0, help="per request; longer generations get HTTP 504"),
+    timeout_seconds: float = typer.Option(120.0, help="per request, queueing included; then HTTP 504 and the "
+                                          "generation stops"),
     max_request_bytes: int = typer.Option(64_000, help="larger request bodies get HTTP 413"),
+    max_queue: int = typer.Option(32, min=1, help="requests waiting for the worker; more get HTTP 503 + Retry-After"),
+    max_batch: int = typer.Option(8, min=1, help="waiting requests generated together in one batch"),
     db: str = typer.Option(DEFAULT_DB, help="store to look arXiv ids up in first"),
     engine: str = typer.Option("transformers", help="transformers (reference) or ctranslate2 (int8, faster)"),
 ) -> None:
-    """Serve the student: JSON API (POST /explain, POST /explain/stream, GET /health) and a web page at /."""
+    """Serve the student: JSON API (POST /explain, /explain/stream), OpenAI-compatible POST /v1/chat/completions,
+    GET /health, /metrics, /docs and a web page at /."""
     import uvicorn
 
     from .explain import ExplainPipeline
@@ -287,9 +291,10 @@ def serve(
 
     with _stage_errors(errors=(OSError, ValueError)):
         explainer = ExplainPipeline(model, best_of=best_of, db=db, engine=engine)
-    console.print(f"serving {model} on http://{host}:{port}/ (API: POST /explain, GET /health)")
-    uvicorn.run(create_app(explainer, max_request_bytes=max_request_bytes, timeout_seconds=timeout_seconds),
-                host=host, port=port, log_level="info")
+    console.print(f"serving {model} on http://{host}:{port}/ (API: POST /explain, POST /v1/chat/completions, "
+                  "GET /docs)")
+    uvicorn.run(create_app(explainer, max_request_bytes=max_request_bytes, timeout_seconds=timeout_seconds,
+                           max_queue=max_queue, max_batch=max_batch), host=host, port=port, log_level="info")
 
 
 @app.command()

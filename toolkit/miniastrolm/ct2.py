@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .student_format import prompt_ids
@@ -62,6 +62,25 @@ class CTranslate2Student:
                                                 callback=(lambda _: time.monotonic() > deadline) if deadline else None)
         return [[self.tokenizer.decode(ids, skip_special_tokens=True).strip() for ids in result.sequences_ids]
                 for result in results]
+
+    def generate_rows(self, prompts: list[list[int]], max_new_tokens: int, stopped: Callable[[int], bool],
+                      on_token: Callable[[int, int], None]) -> list[bool]:
+        """Greedy continuations of token-id `prompts` in one batch; after each token the row's `stopped(row)` is
+        asked and True ends that row alone (the serving queue's deadlines and disconnects). Returns, per row,
+        whether it ended with the end-of-sequence token."""
+        ended = [False] * len(prompts)
+
+        def step(result) -> bool:
+            if result.token == self.tokenizer.eos_token:
+                ended[result.batch_id] = True
+                return True
+            on_token(result.batch_id, result.token_id)
+            return stopped(result.batch_id)
+
+        self.generator.generate_batch([self.tokenizer.convert_ids_to_tokens(p) for p in prompts],
+                                      max_length=max_new_tokens, include_prompt_in_result=False, sampling_topk=1,
+                                      **self.options, callback=step)
+        return ended
 
     def stream(self, abstract: str, max_new_tokens: int, deadline: float | None = None) -> Iterator[str]:
         """Greedy tokens as text pieces, until EOS, `max_new_tokens` or `deadline` (time.monotonic)."""

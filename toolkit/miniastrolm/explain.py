@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -148,12 +148,24 @@ class ExplainPipeline:
                 timeout_seconds: float | None = None) -> Explanation:
         """With `timeout_seconds`, generation stops at the deadline (waiting for the lock counts) and
         GenerationTimeout is raised, so an abandoned request does not keep the CPU busy."""
-        from transformers import set_seed
-
         abstract = check_abstract(abstract, self.max_chars)
         best_of = best_of or self.best_of
-        params = self._params(best_of)
         deadline = time.monotonic() + timeout_seconds if timeout_seconds else None
+        texts, latency = self.generate(abstract, best_of, deadline)
+        if deadline and time.monotonic() > deadline:
+            raise GenerationTimeout(f"generation took longer than {timeout_seconds:g} s")
+        return self.choose(abstract, texts, self.params(best_of), latency, arxiv_id)
+
+    def params(self, best_of: int) -> dict:
+        """The decoding parameters an Explanation reports."""
+        return {k: v for k, v in self._params(best_of).items() if k != "return_full_text"} | {
+            "engine": self.engine, "seed": self.seed}
+
+    def generate(self, abstract: str, best_of: int, deadline: float | None = None) -> tuple[list[str], float]:
+        """`best_of` candidate texts for a checked abstract (seeded when sampled) and the seconds they took;
+        decoding stops at `deadline` (time.monotonic)."""
+        from transformers import set_seed
+
         with self._lock:
             set_seed(self.seed)
             start = time.perf_counter()
@@ -162,15 +174,27 @@ class ExplainPipeline:
                                            deadline=deadline)[0]
             else:
                 limit = {"max_time": max(deadline - time.monotonic(), 0.0)} if deadline else {}
-                replies = self.pipe(messages(abstract), **params, **limit)
+                replies = self.pipe(messages(abstract), **self._params(best_of), **limit)
                 texts = [reply["generated_text"].strip() for reply in replies]
-            latency = time.perf_counter() - start
-        if deadline and time.monotonic() > deadline:
-            raise GenerationTimeout(f"generation took longer than {timeout_seconds:g} s")
-        return self._choose(abstract, texts, params | {"engine": self.engine}, latency, arxiv_id)
+            return texts, time.perf_counter() - start
 
-    def _choose(self, abstract: str, texts: list[str], params: dict, latency: float,
-                arxiv_id: str | None) -> Explanation:
+    def prompt(self, abstract: str) -> list[int]:
+        """The token ids the student is given for a checked abstract."""
+        return prompt_ids(self.tokenizer, abstract, tokenize=True, return_dict=True)["input_ids"]
+
+    def generate_rows(self, prompts: list[list[int]], stopped: Callable[[int], bool],
+                      on_token: Callable[[int, int], None]) -> list[bool]:
+        """Greedy continuations of several prompts in one batch on either engine, each row stopped on its own
+        (see batched.py); returns per row whether it ended with its end-of-sequence token."""
+        if self.fast:
+            return self.fast.generate_rows(prompts, self.max_new_tokens, stopped, on_token)
+        from .batched import generate_rows
+
+        return generate_rows(self.pipe.model, prompts, self.max_new_tokens, stopped, on_token)
+
+    def choose(self, abstract: str, texts: list[str], params: dict, latency: float,
+               arxiv_id: str | None) -> Explanation:
+        """The best of the candidate `texts` by the documented rank, with its verdicts."""
         judged = [(text, self.verdicts(abstract, text) if self.check else []) for text in texts]
 
         def rank(item):  # passing first, then fewer failed checks, then the documented selection score
@@ -182,9 +206,8 @@ class ExplainPipeline:
         tokens = len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
         return Explanation(
             explanation=text, passed=all(v.passed for v in verdicts), model=self.model,
-            verdicts=verdict_dicts(verdicts),
-            params={k: v for k, v in params.items() if k != "return_full_text"} | {"seed": self.seed},
-            latency_seconds=round(latency, 3), new_tokens=tokens, candidates=len(texts), arxiv_id=arxiv_id,
+            verdicts=verdict_dicts(verdicts), params=params, latency_seconds=round(latency, 3), new_tokens=tokens,
+            candidates=len(texts), arxiv_id=arxiv_id,
             problems=[reason for v in verdicts for reason in v.reasons])
 
     def paper(self, arxiv_id: str) -> Paper:

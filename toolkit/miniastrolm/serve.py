@@ -1,13 +1,15 @@
-"""Serve the student: a JSON API and a web page for a person, on one FastAPI app (uvicorn).
+"""Serve the student: a JSON API, an OpenAI-compatible chat endpoint and a web page, on one FastAPI app.
 
-POST /explain          {"abstract": ...} or {"arxiv_id": ...}, optional "best_of" -> the explanation + verdicts
-POST /explain/stream   {"abstract": ...} -> NDJSON: {"text": piece}... then {"done": true, "timed_out": ..., verdicts}
-GET  /health           answers while a generation runs (generation happens in a worker thread)
-GET  /                 the web page
+POST /explain              {"abstract": ...} or {"arxiv_id": ...}, optional "best_of" -> explanation + verdicts
+POST /explain/stream       the same (greedy) -> NDJSON: {"text": piece}... then {"done": true, "timed_out", verdicts}
+POST /v1/chat/completions  OpenAI chat completions (stream: true as server-sent events), verdicts in "checks"
+GET  /health, /metrics     liveness; Prometheus text (queue depth, requests by status, latency, tokens)
+GET  /, /docs              the web page; the OpenAPI page with the request and response models
 
-Bad input gets a 4xx with the reason; a request larger than `max_request_bytes` gets 413; a generation
-longer than `timeout_seconds` gets 504 and stops at that deadline (a stream stops there too, with
-"timed_out": true). No stack trace ever reaches the client.
+Requests go through one bounded queue to one generation worker that batches the greedy requests waiting
+(serving/batcher.py). A full queue is a 503 with Retry-After at once; each request has its own deadline
+(`timeout_seconds`, queueing included: 504 there, and its generation stops); a stream whose client goes away
+stops its own generation. Bad input is a 4xx with the reason; no stack trace ever reaches the client.
 """
 
 from __future__ import annotations
@@ -15,109 +17,212 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib.resources import files
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from jinja2 import Template
+from starlette.exceptions import HTTPException
 
-from .explain import INTRO, ExplainPipeline, GenerationTimeout, InputError, UnknownPaper, verdict_dicts
+from .explain import INTRO, ExplainPipeline, Explanation, GenerationTimeout, InputError, UnknownPaper, check_abstract
+from .serving.batcher import Batcher, Generated, Job, QueueFull
+from .serving.chat import FINISH, ChatCompletion, ChatRequest, checks, chunk, completion, completion_id, usage
+from .serving.metrics import Metrics
+from .serving.middleware import Accounting, BodyLimit
+from .serving.schemas import ExplainRequest, Problem
 
-MAX_BEST_OF = 8
+GRACE_SECONDS = 0.5  # past its deadline a request is answered 504 even if the worker has not yet noticed
+ERRORS = {status: {"model": Problem} for status in (404, 413, 422, 502, 503, 504)}
 
 
-def create_app(explainer: ExplainPipeline, *, max_request_bytes: int = 64_000, timeout_seconds: float = 120.0):
-    app = FastAPI(title="MiniAstroLM", description="Plain-language explanations of astro-ph abstracts.")
+class _Upstream(RuntimeError):
+    """The arXiv API could not be reached."""
+
+
+def create_app(explainer: ExplainPipeline, *, max_request_bytes: int = 64_000, timeout_seconds: float = 120.0,
+               max_queue: int = 32, max_batch: int = 8) -> FastAPI:
+    batcher = Batcher(explainer, max_queue=max_queue, max_batch=max_batch)
+    metrics = Metrics(lambda: batcher.depth)
+    batcher.on_done = metrics.generated
+
+    @asynccontextmanager
+    async def lifespan(_):
+        batcher.start()
+        yield
+        await run_in_threadpool(batcher.close)
+
+    app = FastAPI(title="MiniAstroLM", lifespan=lifespan,
+                  description="Plain-language explanations of astro-ph abstracts, each checked by the validators.")
+    app.add_middleware(BodyLimit, limit=max_request_bytes)
+    app.add_middleware(Accounting, metrics=metrics)
     page = Template(files("miniastrolm").joinpath("templates/explain.html").read_text("utf-8")).render(intro=INTRO)
 
-    def problem(status: int, detail: str) -> JSONResponse:
-        return JSONResponse({"detail": detail}, status_code=status)
+    def problem(request: Request, status: int, detail: str, headers: dict | None = None) -> JSONResponse:
+        """{"detail": ...}; on the OpenAI route the error object its clients read."""
+        body = ({"error": {"message": detail, "type": "invalid_request_error" if status < 500 else "server_error",
+                           "code": status}} if request.url.path.startswith("/v1/") else {"detail": detail})
+        return JSONResponse(body, status_code=status, headers=headers)
 
-    def failure(error: Exception) -> JSONResponse:
-        """Unknown paper 404, other bad input 422, past the deadline 504, arXiv unreachable 502."""
-        status = (404 if isinstance(error, UnknownPaper) else 422 if isinstance(error, InputError)
-                  else 504 if isinstance(error, GenerationTimeout) else 502)
-        return problem(status, str(error))
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError):
+        if any(e["type"] == "json_invalid" or isinstance(e.get("input"), bytes) for e in error.errors()):
+            return problem(request, 400, "the body must be JSON, e.g. {\"abstract\": \"...\"}")
+        return problem(request, 422, "; ".join(_reason(e) for e in error.errors()))
 
-    async def read_request(request: Request) -> dict:
-        body = await request.body()
-        if len(body) > max_request_bytes:
-            raise _Rejected(413, f"request is {len(body):,} bytes; the limit is {max_request_bytes:,}")
-        try:
-            payload = json.loads(body or b"null")
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise _Rejected(400, "the body must be JSON, e.g. {\"abstract\": \"...\"}") from None
-        if not isinstance(payload, dict) or not ({"abstract", "arxiv_id"} & set(payload)):
-            raise _Rejected(422, "send {\"abstract\": \"...\"} or {\"arxiv_id\": \"2401.01234\"}")
-        return payload
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException):
+        return problem(request, error.status_code, str(error.detail))
 
-    @app.exception_handler(_Rejected)
-    async def rejected(_, error: _Rejected):
-        return problem(error.status, error.detail)
+    @app.exception_handler(QueueFull)
+    async def busy(request: Request, error: QueueFull):
+        return problem(request, 503, str(error), {"Retry-After": str(error.retry_after)})
+
+    @app.exception_handler(InputError)
+    async def bad_input(request: Request, error: InputError):
+        return problem(request, 404 if isinstance(error, UnknownPaper) else 422, str(error))
+
+    @app.exception_handler(GenerationTimeout)
+    async def late(request: Request, error: GenerationTimeout):
+        return problem(request, 504, str(error))
+
+    @app.exception_handler(_Upstream)
+    async def upstream(request: Request, error: _Upstream):
+        return problem(request, 502, str(error))
 
     @app.exception_handler(Exception)
-    async def unexpected(_, error: Exception):  # never a stack trace to the client
-        return problem(500, f"internal error ({type(error).__name__}); see the server log")
+    async def unexpected(request: Request, error: Exception):  # never a stack trace to the client
+        return problem(request, 500, f"internal error ({type(error).__name__}); see the server log")
+
+    def source(body: ExplainRequest) -> tuple[str, str | None]:
+        """The checked abstract to explain and its arXiv id (None for pasted text); may call the arXiv API."""
+        if body.arxiv_id is None:
+            return check_abstract(body.abstract, explainer.max_chars), None
+        try:
+            paper = explainer.paper(body.arxiv_id)
+        except InputError:
+            raise
+        except RuntimeError as error:
+            raise _Upstream(str(error)) from None
+        return check_abstract(paper.abstract, explainer.max_chars), paper.arxiv_id
+
+    async def submit(abstract: str, deadline: float, *, best_of: int = 1, max_new_tokens: int | None = None,
+                     streaming: bool = False) -> Job:
+        prompt = await run_in_threadpool(explainer.prompt, abstract)
+        return batcher.submit(abstract, prompt, best_of=best_of, deadline=deadline, max_new_tokens=max_new_tokens,
+                              streaming=streaming)
+
+    async def events(job: Job) -> AsyncIterator[tuple[str, object]]:
+        """The job's text pieces, then ("done", Generated); past the deadline (and grace) it is cancelled and
+        ends as a timeout. Leaving early (a client gone) cancels it too, so its generation stops."""
+        try:
+            while True:
+                try:
+                    kind, value = await asyncio.wait_for(
+                        job.events.get(), max(job.deadline - time.monotonic(), 0) + GRACE_SECONDS)
+                except asyncio.TimeoutError:
+                    job.cancel()
+                    yield "done", Generated([""], "timeout", 0, len(job.prompt), 0.0, 0)
+                    return
+                if kind == "error":
+                    raise value
+                yield kind, value
+                if kind == "done":
+                    return
+        finally:
+            job.cancel()
+
+    async def finished(job: Job) -> Generated:
+        async for kind, value in events(job):
+            if kind == "done":
+                if value.finish == "timeout":
+                    raise GenerationTimeout(f"generation took longer than {timeout_seconds:g} s")
+                return value
+        raise AssertionError("events always end with done")
+
+    async def judged(abstract: str, done: Generated, best_of: int, arxiv_id: str | None = None) -> Explanation:
+        return await run_in_threadpool(explainer.choose, abstract, done.texts, explainer.params(best_of),
+                                       done.seconds, arxiv_id)
 
     @app.get("/health")
     async def health() -> dict:
-        return {"status": "ok", "model": explainer.model}
+        return {"status": "ok", "model": explainer.model, "queue_depth": batcher.depth}
+
+    @app.get("/metrics", response_class=Response)
+    async def prometheus() -> Response:
+        return Response(metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.get("/", response_class=HTMLResponse)
     async def index() -> str:
         return page
 
-    @app.post("/explain")
-    async def explain(request: Request):
-        payload = await read_request(request)
-        best_of = payload.get("best_of", 1)
-        if not isinstance(best_of, int) or not 1 <= best_of <= MAX_BEST_OF:
-            return problem(422, f"best_of must be an integer from 1 to {MAX_BEST_OF}")
-        try:
-            if payload.get("arxiv_id") is not None:
-                work = run_in_threadpool(explainer.explain_arxiv_id, payload["arxiv_id"], best_of,
-                                         timeout_seconds=timeout_seconds)
-            else:
-                work = run_in_threadpool(explainer.explain, payload["abstract"], best_of,
-                                         timeout_seconds=timeout_seconds)
-            result = await asyncio.wait_for(work, timeout_seconds)  # the generation itself stops at its deadline
-        except asyncio.TimeoutError:  # the same deadline, seen from the waiting side
-            return failure(GenerationTimeout(f"generation took longer than {timeout_seconds:g} s"))
-        except (InputError, RuntimeError) as error:
-            return failure(error)
-        return result.to_dict()
+    @app.post("/explain", response_model=Explanation, responses=ERRORS)
+    async def explain(body: ExplainRequest):
+        deadline = time.monotonic() + timeout_seconds
+        abstract, arxiv_id = await run_in_threadpool(source, body)
+        best_of = body.best_of or explainer.best_of
+        done = await finished(await submit(abstract, deadline, best_of=best_of))
+        return await judged(abstract, done, best_of, arxiv_id)
 
-    @app.post("/explain/stream")
-    async def explain_stream(request: Request):
-        payload = await read_request(request)
-        abstract = payload.get("abstract")
-        try:
-            if payload.get("arxiv_id") is not None:
-                abstract = (await run_in_threadpool(explainer.paper, payload["arxiv_id"])).abstract
-            started = time.monotonic()
-            pieces = explainer.stream(abstract, timeout_seconds=timeout_seconds)
-            first = await run_in_threadpool(next, pieces, "")  # validates the input before the 200 goes out
-        except (InputError, RuntimeError) as error:
-            return failure(error)
+    @app.post("/explain/stream", responses=ERRORS | {200: {"content": {"application/x-ndjson": {}}}})
+    async def explain_stream(body: ExplainRequest):
+        if (body.best_of or 1) > 1:
+            raise InputError("a stream is one greedy explanation; use POST /explain for best_of")
+        deadline = time.monotonic() + timeout_seconds
+        abstract, _ = await run_in_threadpool(source, body)
+        job = await submit(abstract, deadline, streaming=True)
 
         async def lines():
-            text = first
-            yield json.dumps({"text": first}) + "\n"
-            while (piece := await run_in_threadpool(next, pieces, None)) is not None:
-                text += piece
-                yield json.dumps({"text": piece}) + "\n"
-            timed_out = time.monotonic() - started > timeout_seconds
-            verdicts = await run_in_threadpool(explainer.verdicts, abstract, text.strip())
-            yield json.dumps({"done": True, "passed": all(v.passed for v in verdicts), "timed_out": timed_out,
-                              "verdicts": verdict_dicts(verdicts)}) + "\n"
+            async for kind, value in events(job):
+                if kind == "text":
+                    yield json.dumps({"text": value}) + "\n"
+                else:
+                    result = await judged(abstract, value, 1)
+                    yield json.dumps({"done": True, "passed": result.passed, "timed_out": value.finish == "timeout",
+                                      "verdicts": result.verdicts}) + "\n"
 
         return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+    @app.post("/v1/chat/completions", response_model=ChatCompletion, responses=ERRORS)
+    async def chat_completions(body: ChatRequest):
+        deadline = time.monotonic() + timeout_seconds
+        abstract = await run_in_threadpool(check_abstract, body.abstract(), explainer.max_chars)
+        model = body.model or explainer.model
+        job = await submit(abstract, deadline, max_new_tokens=body.token_limit(), streaming=body.stream)
+        if not body.stream:
+            done = await finished(job)
+            return completion(model, await judged(abstract, done, 1), done)
+        chat_id = completion_id()
+
+        async def sse():
+            yield _event(chunk(chat_id, model, {"role": "assistant", "content": ""}))
+            async for kind, value in events(job):
+                if kind == "text":
+                    yield _event(chunk(chat_id, model, {"content": value}))
+                else:
+                    result = await judged(abstract, value, 1)
+                    yield _event(chunk(chat_id, model, {}, FINISH[value.finish], usage=usage(value).model_dump(),
+                                       checks=checks(result, value).model_dump()))
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(sse(), media_type="text/event-stream")
 
     return app
 
 
-class _Rejected(Exception):
-    def __init__(self, status: int, detail: str):
-        super().__init__(detail)
-        self.status, self.detail = status, detail
+def _event(data: dict) -> str:
+    return f"data: {json.dumps(data)}\n\n"
+
+
+def _reason(error: dict) -> str:
+    """One pydantic error as a sentence that names the field."""
+    where = ".".join(str(part) for part in error["loc"] if part != "body")
+    if error["type"] == "extra_forbidden":
+        return f"unknown field {where!r} (see /docs for the fields this endpoint takes)"
+    if not where and error["type"] in ("missing", "model_attributes_type"):
+        return "the body must be a JSON object (see /docs)"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
