@@ -298,10 +298,11 @@ def test_a_reviewer_works_through_the_page_by_keyboard_and_the_export_follows(br
         return browser.find_element(By.ID, f"g{ids[arxiv_id, sample]}")
 
     def follow(element) -> None:
-        """Click a link or submit button and wait until the next page has replaced this one."""
+        """Click a link or submit button and wait until the next page has replaced this one and finished loading."""
         page = browser.find_element(By.TAG_NAME, "html")
         element.click()
         WebDriverWait(browser, 30).until(expected_conditions.staleness_of(page))
+        WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
     def current() -> str:
         return browser.find_element(By.CSS_SELECTOR, "article.current").get_attribute("id")
