@@ -16,7 +16,7 @@ from pathlib import Path
 import orjson
 from tqdm.auto import tqdm
 
-from .filter import FilterConfig, check_explanation
+from .filter import FilterConfig, Item, check_explanation, judge
 from .ingest.arxiv_api import API_URL, read_arxiv_api
 from .ingest.records import ARXIV_ID, split_version
 from .selection import selection_score
@@ -144,6 +144,14 @@ class ExplainPipeline:
     def verdicts(self, abstract: str, text: str) -> list[Verdict]:
         return check_explanation(abstract, text, self.filter_config)
 
+    def judge_texts(self, pairs: list[tuple[str, str]]) -> list[list[Verdict]]:
+        """Verdicts for many (abstract, text) pairs in one pass: the encoder, nearly all of the validators' time,
+        embeds them in batches. One paper key for all, so none is flagged a near-duplicate of another."""
+        if not self.check:
+            return [[] for _ in pairs]
+        judged = judge([Item(i, "", abstract, text) for i, (abstract, text) in enumerate(pairs)], self.filter_config)
+        return [judged[i] for i in range(len(pairs))]
+
     def explain(self, abstract: str, best_of: int | None = None, arxiv_id: str | None = None,
                 timeout_seconds: float | None = None) -> Explanation:
         """With `timeout_seconds`, generation stops at the deadline (waiting for the lock counts) and
@@ -192,10 +200,11 @@ class ExplainPipeline:
 
         return generate_rows(self.pipe.model, prompts, self.max_new_tokens, stopped, on_token)
 
-    def choose(self, abstract: str, texts: list[str], params: dict, latency: float,
-               arxiv_id: str | None) -> Explanation:
-        """The best of the candidate `texts` by the documented rank, with its verdicts."""
-        judged = [(text, self.verdicts(abstract, text) if self.check else []) for text in texts]
+    def choose(self, abstract: str, texts: list[str], params: dict, latency: float, arxiv_id: str | None,
+               verdicts: list[list[Verdict]] | None = None) -> Explanation:
+        """The best of the candidate `texts` by the documented rank, with its verdicts (judged here unless given,
+        one list per text)."""
+        judged = list(zip(texts, verdicts or self.judge_texts([(abstract, text) for text in texts]), strict=True))
 
         def rank(item):  # passing first, then fewer failed checks, then the documented selection score
             text, verdicts = item

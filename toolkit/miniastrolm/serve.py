@@ -125,7 +125,7 @@ def create_app(explainer: ExplainPipeline, *, max_request_bytes: int = 64_000, t
                         job.events.get(), max(job.deadline - time.monotonic(), 0) + GRACE_SECONDS)
                 except asyncio.TimeoutError:
                     job.cancel()
-                    yield "done", Generated([""], "timeout", 0, len(job.prompt), 0.0, 0)
+                    yield "done", Generated([""], "timeout", 0, len(job.prompt), 0.0, 0, [[]])
                     return
                 if kind == "error":
                     raise value
@@ -143,9 +143,10 @@ def create_app(explainer: ExplainPipeline, *, max_request_bytes: int = 64_000, t
                 return value
         raise AssertionError("events always end with done")
 
-    async def judged(abstract: str, done: Generated, best_of: int, arxiv_id: str | None = None) -> Explanation:
-        return await run_in_threadpool(explainer.choose, abstract, done.texts, explainer.params(best_of),
-                                       done.seconds, arxiv_id)
+    def judged(abstract: str, done: Generated, best_of: int, arxiv_id: str | None = None) -> Explanation:
+        """The answer from the worker's candidates and their verdicts (checked there, a batch at a time)."""
+        return explainer.choose(abstract, done.texts, explainer.params(best_of), done.seconds, arxiv_id,
+                                done.verdicts)
 
     @app.get("/health")
     async def health() -> dict:
@@ -165,7 +166,7 @@ def create_app(explainer: ExplainPipeline, *, max_request_bytes: int = 64_000, t
         abstract, arxiv_id = await run_in_threadpool(source, body)
         best_of = body.best_of or explainer.best_of
         done = await finished(await submit(abstract, deadline, best_of=best_of))
-        return await judged(abstract, done, best_of, arxiv_id)
+        return judged(abstract, done, best_of, arxiv_id)
 
     @app.post("/explain/stream", responses=ERRORS | {200: {"content": {"application/x-ndjson": {}}}})
     async def explain_stream(body: ExplainRequest):
@@ -180,7 +181,7 @@ def create_app(explainer: ExplainPipeline, *, max_request_bytes: int = 64_000, t
                 if kind == "text":
                     yield json.dumps({"text": value}) + "\n"
                 else:
-                    result = await judged(abstract, value, 1)
+                    result = judged(abstract, value, 1)
                     yield json.dumps({"done": True, "passed": result.passed, "timed_out": value.finish == "timeout",
                                       "verdicts": result.verdicts}) + "\n"
 
@@ -194,7 +195,7 @@ def create_app(explainer: ExplainPipeline, *, max_request_bytes: int = 64_000, t
         job = await submit(abstract, deadline, max_new_tokens=body.token_limit(), streaming=body.stream)
         if not body.stream:
             done = await finished(job)
-            return completion(model, await judged(abstract, done, 1), done)
+            return completion(model, judged(abstract, done, 1), done)
         chat_id = completion_id()
 
         async def sse():
@@ -203,7 +204,7 @@ def create_app(explainer: ExplainPipeline, *, max_request_bytes: int = 64_000, t
                 if kind == "text":
                     yield _event(chunk(chat_id, model, {"content": value}))
                 else:
-                    result = await judged(abstract, value, 1)
+                    result = judged(abstract, value, 1)
                     yield _event(chunk(chat_id, model, {}, FINISH[value.finish], usage=usage(value).model_dump(),
                                        checks=checks(result, value).model_dump()))
             yield "data: [DONE]\n\n"

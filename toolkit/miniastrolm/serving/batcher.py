@@ -1,5 +1,6 @@
 """One generation worker fed by a bounded queue: requests wait in the queue, and whatever greedy requests are
-waiting when the worker is free are generated together in one batch (dynamic batching at request boundaries).
+waiting when the worker is free are generated together in one batch (dynamic batching at request boundaries),
+then checked together by the validators (their sentence encoder is far cheaper per text in a batch).
 
 Every request keeps its own deadline, token limit and cancel flag; the engine asks about each row after
 every step, so a request past its deadline, or whose client went away, stops there while the rest of its
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..explain import ExplainPipeline
+from ..validate import Verdict
 
 
 class QueueFull(Exception):
@@ -32,7 +34,8 @@ class QueueFull(Exception):
 @dataclass
 class Generated:
     """What the worker made for one request, and how it ended: stop (end of text), length (token limit),
-    timeout (its deadline) or cancelled (its client went away)."""
+    timeout (its deadline) or cancelled (its client went away); `verdicts` holds one list per text (empty where
+    nobody will read them)."""
 
     texts: list[str]
     finish: str
@@ -40,6 +43,7 @@ class Generated:
     prompt_tokens: int
     seconds: float
     batch_size: int
+    verdicts: list[list[Verdict]]
 
 
 @dataclass(eq=False)
@@ -136,7 +140,7 @@ class Batcher:
             for job in jobs:  # a request that expired or was dropped while it waited is not generated
                 reason = job.stop_reason(0)
                 if reason in ("timeout", "cancelled"):
-                    self._finish(job, Generated([""], reason, 0, len(job.prompt), 0.0, 0))
+                    self._finish(job, Generated([""], reason, 0, len(job.prompt), 0.0, 0, [[]]))
                 else:
                     live.append(job)
             if not live:
@@ -160,7 +164,8 @@ class Batcher:
         texts, seconds = self.explainer.generate(job.abstract, job.best_of, job.deadline)
         tokens = sum(len(self.explainer.tokenizer(text, add_special_tokens=False)["input_ids"]) for text in texts)
         finish = job.stop_reason(0) or "stop"
-        self._finish(job, Generated(texts, finish, tokens, len(job.prompt), seconds, 1))
+        verdicts = self.explainer.judge_texts([(job.abstract, text) for text in texts])
+        self._finish(job, Generated(texts, finish, tokens, len(job.prompt), seconds, 1, verdicts))
 
     def _greedy(self, jobs: list[Job]) -> None:
         tokenizer = self.explainer.tokenizer
@@ -184,9 +189,17 @@ class Batcher:
         start = time.perf_counter()
         ended = self.explainer.generate_rows([job.prompt for job in jobs], stopped, on_token)
         seconds = time.perf_counter() - start
+        texts = [tokenizer.decode(row, skip_special_tokens=True).strip() for row in ids]
+        for row, job in enumerate(jobs):  # the rest of each stream before the checks
+            if job.streaming and len(texts[row]) > len(shown[row]):
+                job.emit("text", texts[row][len(shown[row]):])
+        # Checked together: the validators' encoder embeds the whole batch at once. Skipped: rows nobody will read
+        # (a client gone; a timed-out plain request, which gets a 504; a timed-out stream still shows its checks).
+        wanted = [row for row, reason in enumerate(reasons)
+                  if reason != "cancelled" and not (reason == "timeout" and not jobs[row].streaming)]
+        judged = self.explainer.judge_texts([(jobs[row].abstract, texts[row]) for row in wanted])
+        verdicts = dict(zip(wanted, judged, strict=True))
         for row, job in enumerate(jobs):
-            text = tokenizer.decode(ids[row], skip_special_tokens=True).lstrip()
-            if job.streaming and len(text) > len(shown[row]):
-                job.emit("text", text[len(shown[row]):])
             finish = "stop" if ended[row] else reasons[row] or "length"
-            self._finish(job, Generated([text.strip()], finish, len(ids[row]), len(job.prompt), seconds, len(jobs)))
+            self._finish(job, Generated([texts[row]], finish, len(ids[row]), len(job.prompt), seconds, len(jobs),
+                                        [verdicts.get(row, [])]))
