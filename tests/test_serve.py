@@ -4,6 +4,7 @@ a client that goes away), the request models, the OpenAI-compatible endpoint dri
 known texts; an untrained tiny model that runs on for thousands of tokens gives generations long enough to
 interrupt."""
 
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -170,6 +171,25 @@ def test_each_request_keeps_its_own_deadline_and_its_generation_stops(endless):
                                                                "stream": True}, timeout=60) as stream:
             assert stream.status_code == 200 and '"finish_reason": "length"' in stream.text
             assert '"timed_out": true' in stream.text and stream.text.endswith("data: [DONE]\n\n")
+
+
+def test_a_request_is_answered_at_its_deadline_while_the_worker_is_still_busy(endless, monkeypatch):
+    def slow_checks(pairs):  # the worker's batch checks run long; the checks of a stream's shown text do not
+        if threading.current_thread().name == "generation":
+            time.sleep(4)
+        return [[] for _ in pairs]
+
+    monkeypatch.setattr(endless, "judge_texts", slow_checks)
+    with serving(endless, timeout_seconds=1.0) as url:
+        start = time.perf_counter()
+        late = requests.post(url + "/explain", json={"abstract": ABSTRACT}, timeout=60)
+        assert late.status_code == 504 and time.perf_counter() - start < 3.0
+        time.sleep(3)  # the worker is free again
+        start = time.perf_counter()
+        stream = requests.post(url + "/explain/stream", json={"abstract": ABSTRACT}, timeout=60)
+        lines = [json.loads(line) for line in stream.text.splitlines()]
+        assert time.perf_counter() - start < 3.0 and lines[-1]["timed_out"] is True
+        assert "".join(line.get("text", "") for line in lines)  # the text shown before the deadline
 
 
 def test_health_answers_under_load(explainer):

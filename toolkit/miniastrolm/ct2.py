@@ -69,9 +69,12 @@ class CTranslate2Student:
         asked and True ends that row alone (the serving queue's deadlines and disconnects). Returns, per row,
         whether it ended with the end-of-sequence token."""
         ended = [False] * len(prompts)
+        eos = self.tokenizer.eos_token
 
+        # The callback must not hold `self`: CTranslate2 may drop it on one of its own threads, and if that
+        # freed the generator, its destructor would join the very thread it runs on (an abort).
         def step(result) -> bool:
-            if result.token == self.tokenizer.eos_token:
+            if result.token == eos:
                 ended[result.batch_id] = True
                 return True
             on_token(result.batch_id, result.token_id)

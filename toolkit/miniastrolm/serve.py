@@ -118,17 +118,23 @@ def create_app(explainer: ExplainPipeline, *, max_request_bytes: int = 64_000, t
     async def events(job: Job) -> AsyncIterator[tuple[str, object]]:
         """The job's text pieces, then ("done", Generated); past the deadline (and grace) it is cancelled and
         ends as a timeout. Leaving early (a client gone) cancels it too, so its generation stops."""
+        text = ""
         try:
             while True:
                 try:
                     kind, value = await asyncio.wait_for(
                         job.events.get(), max(job.deadline - time.monotonic(), 0) + GRACE_SECONDS)
-                except asyncio.TimeoutError:
+                except asyncio.TimeoutError:  # still queued, or its batch still running: answer at the deadline
                     job.cancel()
-                    yield "done", Generated([""], "timeout", 0, len(job.prompt), 0.0, 0, [[]])
+                    verdicts = await run_in_threadpool(explainer.judge_texts, [(job.abstract, text.strip())]) \
+                        if job.streaming else [[]]  # a stream ends with the checks of the text it showed
+                    shown = len(explainer.tokenizer(text, add_special_tokens=False)["input_ids"])
+                    yield "done", Generated([text.strip()], "timeout", shown, len(job.prompt), 0.0, 0, verdicts)
                     return
                 if kind == "error":
                     raise value
+                if kind == "text":
+                    text += value
                 yield kind, value
                 if kind == "done":
                     return

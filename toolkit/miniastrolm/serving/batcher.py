@@ -89,6 +89,7 @@ class Batcher:
         self._waiting: deque[Job] = deque()
         self._changed = threading.Condition()
         self._closed = False
+        self._running: list[Job] = []  # the batch in hand
         self._batch_seconds = 1.0  # the last batch's duration: the basis of Retry-After
         self._thread = threading.Thread(target=self._work, name="generation", daemon=True)
 
@@ -96,10 +97,11 @@ class Batcher:
         self._thread.start()
 
     def close(self) -> None:
-        """Stop after the batch in hand; requests still waiting are cancelled."""
+        """Stop: the batch in hand and the requests still waiting are cancelled, so the worker is idle at once
+        (a thread left inside torch when the interpreter exits can abort the process)."""
         with self._changed:
             self._closed = True
-            for job in self._waiting:
+            for job in [*self._running, *self._waiting]:
                 job.cancel()
             self._changed.notify()
         self._thread.join(timeout=30)
@@ -132,6 +134,7 @@ class Batcher:
                 for job in [job for job in self._waiting if job.best_of == 1][:self.max_batch - 1]:
                     self._waiting.remove(job)
                     batch.append(job)
+            self._running = batch
             return batch
 
     def _work(self) -> None:
