@@ -4,8 +4,9 @@ Explanation-shaped texts are built from each dev abstract (its plain-text senten
 plain-language connectives, cut to ~180 words), so every validator does the work it does on real teacher
 output of that length; the verdicts themselves are not the point here. Measured in one run:
 
-  per validator: explanations/s of format, on_task, copying, readability, faithfulness (one at a time),
-                 similarity (MiniLM, batched; model load timed separately) and near_duplicate (MinHash LSH);
+  per validator: explanations/s of each per-item validator of the registry (format, on_task, copying,
+                 readability, faithfulness, degeneration, grounding; one at a time), similarity (MiniLM,
+                 batched; model load timed separately) and near_duplicate (MinHash LSH);
   total:         `run_filter` end to end over a SQLite store holding the generations (store reads, every
                  validator and the verdict writes included; the MiniLM model is already loaded in this process
                  by then, so its load is not in the total: it is timed and printed on its own line).
@@ -30,12 +31,8 @@ from results import record
 from miniastrolm.filter import FilterConfig, run_filter
 from miniastrolm.store import Paper, Store
 from miniastrolm.text import plain_text
-from miniastrolm.validate.copying import check_copying
-from miniastrolm.validate.faithfulness import check_faithfulness
-from miniastrolm.validate.format import check_format
 from miniastrolm.validate.near_duplicates import near_duplicates
-from miniastrolm.validate.on_task import check_on_task
-from miniastrolm.validate.readability import check_readability
+from miniastrolm.validate.registry import VALIDATORS, Kind
 
 DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "astro-ph-dev.jsonl"
 CONNECTIVES = ["In simple terms,", "Put another way,", "The team found that", "This matters because",
@@ -76,22 +73,14 @@ def main() -> None:
     n = len(pairs)
     print(f"{n:,} explanations from {args.corpus.name}, mean {sum(len(e.split()) for _, e in pairs) / n:.0f} words")
 
-    per_item = {
-        "format": lambda a, e: check_format(a, e, min_words=config.min_words, max_words=config.max_words,
-                                            min_english_share=config.min_english_share),
-        "on_task": check_on_task,
-        "copying": lambda a, e: check_copying(a, e, n=config.copy_ngram, max_overlap=config.max_copy_overlap),
-        "readability": lambda a, e: check_readability(a, e, max_grade=config.max_grade, min_grade=config.min_grade,
-                                                      max_dale_chall=config.max_dale_chall),
-        "faithfulness": check_faithfulness,
-    }
     seconds = {}
-    for name, check in per_item.items():
+    for validator in [v for v in VALIDATORS if v.kind is Kind.PER_ITEM]:
+        settings = validator.settings(config)
         plain_text.cache_clear()  # each validator pays for its own TeX rendering, as it would alone
         start = time.perf_counter()
         for paper, explanation in pairs:
-            check(paper.abstract, explanation)
-        seconds[name] = time.perf_counter() - start
+            validator.function(paper.abstract, explanation, **settings)
+        seconds[validator.name] = time.perf_counter() - start
 
     start = time.perf_counter()
     from miniastrolm.validate.similarity import similarities

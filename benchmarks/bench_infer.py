@@ -23,7 +23,7 @@ import torch
 from results import record
 from transformers import GPT2Config, GPT2LMHeadModel, pipeline
 
-from miniastrolm.ct2 import converted
+from miniastrolm.ctranslate2_engine import converted
 from miniastrolm.train import gpt2_tokenizer
 
 

@@ -46,8 +46,8 @@ def bare_parse(path: Path) -> float:
 
 def sqlite_only(path: Path, db_path: str) -> float:
     """The store's upsert alone on already-parsed papers: the ceiling the disk and SQLite put on ingest."""
-    from miniastrolm.ingest.files import RecordFile
     from miniastrolm.ingest.kaggle import read_kaggle
+    from miniastrolm.ingest.record_file import RecordFile
     from miniastrolm.store import Store
 
     papers = [paper for _, paper in read_kaggle(RecordFile(path), "astro-ph")]

@@ -2,12 +2,12 @@
 measured in one run (greedy decoding, so every engine does comparable work):
 
   (a) llama.cpp in process, one request at a time            -- the baseline
-  (b) the `local` backend as shipped (llama.cpp, many sequences per decode call; --with-transformers adds
+  (b) the `in_process` backend as shipped (llama.cpp, many sequences per decode call; --with-transformers adds
       the transformers engine, batched, for comparison)
   (c) the `endpoint` backend against llama.cpp's OpenAI-compatible server, concurrency 1 and 4
 
 Generated tokens/s counts completion tokens over wall time, prompt processing included. (a), (b) and (c) count
-them the same way: the generated tokens without the end-of-sequence token (llama.cpp's `usage`, which the local
+them the same way: the generated tokens without the end-of-sequence token (llama.cpp's `usage`, which the in_process
 backend matches). (b') is transformers' count, which includes the end token of a finished sequence.
 Target: (b) >= 1.5x (a).
 
@@ -30,7 +30,7 @@ from miniastrolm.prompts import Prompt
 from miniastrolm.store import Paper
 from miniastrolm.teacher import BackendSettings, DecodingParams, Job
 from miniastrolm.teacher.endpoint import EndpointTeacher
-from miniastrolm.teacher.local import LocalTeacher
+from miniastrolm.teacher.in_process import InProcessTeacher
 
 sys.path.append(str(Path(__file__).resolve().parents[1] / "tests"))
 from llama_server import llama_cpp_server  # noqa: E402 - the test helper, found once tests/ is on the path
@@ -76,8 +76,8 @@ def timed(teacher, jobs, params) -> tuple[int, float]:
 def main() -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--abstracts", type=int, default=32)
-    parser.add_argument("--max-new-tokens", type=int, default=320, help="as in recipes/label/local-smollm2.yaml")
-    parser.add_argument("--batch-size", type=int, default=16, help="the local backend batch, as shipped")
+    parser.add_argument("--max-new-tokens", type=int, default=320, help="as in recipes/label/in-process-smollm2.yaml")
+    parser.add_argument("--batch-size", type=int, default=16, help="the in_process backend batch, as shipped")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--with-transformers", action="store_true", help="also time engine=transformers")
     args = parser.parse_args()
@@ -85,15 +85,16 @@ def main() -> dict:
     params = DecodingParams(max_new_tokens=args.max_new_tokens, temperature=0.0)
 
     rows = [("(a) llama.cpp in process, 1 at a time (baseline)", *llama_cpp_baseline(jobs, params))]
-    local = LocalTeacher(BackendSettings(backend="local", model="smollm2", batch_size=args.batch_size))
-    rows.append((f"(b) local backend as shipped (llama.cpp, {args.batch_size} sequences)", *timed(local, jobs, params)))
-    del local
+    in_process = InProcessTeacher(BackendSettings(backend="in_process", model="smollm2", batch_size=args.batch_size))
+    rows.append((f"(b) in_process backend as shipped (llama.cpp, {args.batch_size} sequences)",
+                 *timed(in_process, jobs, params)))
+    del in_process
     if args.with_transformers:
-        local = LocalTeacher(BackendSettings(backend="local", model="smollm2", batch_size=args.batch_size,
-                                             engine="transformers"))
-        rows.append((f"(b') local backend, engine=transformers (batch {args.batch_size}, {local.engine.lm.dtype})",
-                     *timed(local, jobs, params)))
-        del local
+        in_process = InProcessTeacher(BackendSettings(backend="in_process", model="smollm2",
+                                                      batch_size=args.batch_size, engine="transformers"))
+        rows.append((f"(b') in_process backend, engine=transformers (batch {args.batch_size}, "
+                     f"{in_process.engine.lm.dtype})", *timed(in_process, jobs, params)))
+        del in_process
     with llama_cpp_server(smollm2_gguf(), threads=2) as url:
         for concurrency in (1, 4):
             teacher = EndpointTeacher(BackendSettings(backend="endpoint", model="smollm2", base_url=url + "/v1",
@@ -109,10 +110,10 @@ def main() -> dict:
         results[name] = rate
         print(f"{name:<62} {rate:7.1f} tok/s  ({tokens} tokens, {seconds:.0f} s)  ratio {rate / baseline:.2f}")
     shipped = list(results.values())[1] / baseline
-    print(f"target: local backend >= 1.5x baseline: {'met' if shipped >= 1.5 else 'NOT met'} ({shipped:.2f}x)")
+    print(f"target: in_process backend >= 1.5x baseline: {'met' if shipped >= 1.5 else 'NOT met'} ({shipped:.2f}x)")
     record("label", "python benchmarks/bench_label.py", "; ".join(f"{name} {rate:.1f} tok/s" for name, rate in
                                                                results.items()), shipped, 1.5)
-    return {"bench": "label", "tok_s": results, "ratio_local": shipped, "target": 1.5}
+    return {"bench": "label", "tok_s": results, "ratio_in_process": shipped, "target": 1.5}
 
 
 if __name__ == "__main__":

@@ -19,10 +19,11 @@ from pathlib import Path
 from results import record
 
 from miniastrolm.config import parse_config
-from miniastrolm.filter import Item, Thresholds, judge
 from miniastrolm.ingest import IngestConfig, ingest
 from miniastrolm.label import LabelConfig, label
 from miniastrolm.store import Store
+from miniastrolm.validate import Item
+from miniastrolm.validate.registry import Thresholds, judge
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT / ".." / "shared" / "data" / "astro-ph-dev.jsonl"

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 
 from miniastrolm.check import CheckConfig, check_file
 from miniastrolm.cli import app
-from miniastrolm.filter import VALIDATORS
+from miniastrolm.validate.registry import NAMES
 
 from validation_set import FRB, GOOD_FRB, GOOD_SATELLITE, SATELLITE
 
@@ -31,7 +31,7 @@ def test_check_writes_one_result_per_line_and_names_bad_lines(tmp_path):
                          progress=False)
     out = [orjson.loads(line) for line in (tmp_path / "out.jsonl").read_bytes().splitlines()]
     assert [row["line"] for row in out] == [1, 2, 3, 4, 5, 6]
-    assert out[0]["passed"] and out[0]["problems"] == [] and set(out[0]["scores"]) == set(VALIDATORS)
+    assert out[0]["passed"] and out[0]["problems"] == [] and set(out[0]["scores"]) == set(NAMES)
     assert not out[2]["passed"] and out[2]["failed"] == ["grounding"]
     assert "invented_person: Dr. Sarah Patel" in out[2]["problems"]
     assert out[1]["error"].startswith(f"{source}:2: ")

@@ -57,10 +57,10 @@ def recipe_class(recipe: Path):
     from miniastrolm.filter import FilterConfig
     from miniastrolm.ingest import IngestConfig
     from miniastrolm.label import LabelConfig
-    from miniastrolm.quickstart import QuickstartConfig
+    from miniastrolm.pipeline import PipelineConfig
 
     return {"ingest": IngestConfig, "label": LabelConfig, "filter": FilterConfig, "export": ExportConfig,
-            "eval": EvalConfig, "recipes": QuickstartConfig}[recipe.parent.name]
+            "eval": EvalConfig, "recipes": PipelineConfig}[recipe.parent.name]
 
 
 def test_every_shipped_recipe_parses(monkeypatch):
@@ -99,3 +99,19 @@ def test_recipe_values_read_environment_variables(tmp_path, monkeypatch):
     monkeypatch.delenv("FIXTURE_NAME")
     with pytest.raises(ConfigError, match="needs the environment variable FIXTURE_NAME"):
         parse_config(Example, ["--config", str(recipe)], prog="t")
+
+
+def test_renamed_values_still_work_with_a_warning_naming_the_new_one(tmp_path):
+    """`local` was both an ingest source and a teacher backend; old recipes keep working, with a warning."""
+    from miniastrolm.ingest import IngestConfig
+    from miniastrolm.label import LabelConfig
+
+    recipe = tmp_path / "old.yaml"
+    recipe.write_text("source: local\n")
+    with pytest.warns(FutureWarning, match="'local' is deprecated, write 'file'"):
+        assert parse_config(IngestConfig, ["--config", str(recipe)], prog="t").source == "file"
+    with pytest.warns(FutureWarning, match="'local' is deprecated, write 'in_process'"):
+        old = parse_config(LabelConfig, ["--backend", "local"], prog="t")
+    assert old.backend == "in_process" == LabelConfig().backend
+    # The store still records the in-process backend as "local": batches labelled before the rename resume.
+    assert old.identity("explain@x")["backend"] == LabelConfig().identity("explain@x")["backend"] == "local"

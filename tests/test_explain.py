@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from miniastrolm.explain import ExplainPipeline, GenerationTimeout, InputError, check_abstract
-from miniastrolm.filter import VALIDATORS, FilterConfig
 from miniastrolm.selection import selection_score
+from miniastrolm.validate.registry import NAMES, Thresholds
 
 from conftest import PAPERS, atom_feed, serving
 from student_data import PAIRS
@@ -29,7 +29,7 @@ def explainer(tiny_student):
 def test_explanation_comes_with_verdicts_and_metadata(explainer):
     result = explainer.explain(ABSTRACT)
     assert result.explanation == TAUGHT and result.candidates == 1
-    assert [v["validator"] for v in result.verdicts] == list(VALIDATORS)
+    assert [v["validator"] for v in result.verdicts] == list(NAMES)
     assert not result.passed and any(p.startswith("too_short") for p in result.problems)  # stated, not hidden
     assert result.latency_seconds > 0 and result.new_tokens > 0 and result.params["max_new_tokens"] == 64
 
@@ -41,8 +41,8 @@ def test_best_of_n_samples_candidates_and_picks_by_the_documented_rank(explainer
     assert again.explanation == result.explanation  # seeded
     # The rank on candidates whose verdicts are known (short texts, so the word-count bounds are relaxed):
     # passing every check first, then fewer failed checks, then the selection score (similarity - copying).
-    monkeypatch.setattr(explainer, "filter_config", FilterConfig(min_words=5, min_grade=0.0, max_grade=20.0,
-                                                                 max_dale_chall=20.0))
+    monkeypatch.setattr(explainer, "filter_config", Thresholds(min_words=5, min_grade=0.0, max_grade=20.0,
+                                                               max_dale_chall=20.0))
     good = TAUGHT
     number = "A dwarf galaxy is being fed by a stream of cold gas that is 300 light years long."
     hubble = "The Hubble telescope saw a dwarf galaxy being fed by a stream of cold gas."
@@ -183,7 +183,7 @@ def test_api_streams_text_then_the_checks(api):
         assert reply.status_code == 200
         messages = [json.loads(line) for line in reply.iter_lines() if line]
     assert "".join(m.get("text", "") for m in messages).strip() == TAUGHT
-    assert messages[-1]["done"] and not messages[-1]["timed_out"] and len(messages[-1]["verdicts"]) == len(VALIDATORS)
+    assert messages[-1]["done"] and not messages[-1]["timed_out"] and len(messages[-1]["verdicts"]) == len(NAMES)
 
 
 def test_health_answers_during_a_long_generation_and_generations_stop_at_the_deadline(long_run):

@@ -3,9 +3,10 @@
 import json
 from pathlib import Path
 
-from miniastrolm.filter import VALIDATORS, FilterConfig, run_filter
+from miniastrolm.filter import FilterConfig, run_filter
 from miniastrolm.ingest import IngestConfig, ingest
 from miniastrolm.store import Store
+from miniastrolm.validate.registry import VALIDATORS
 
 from validation_set import LABELLED
 

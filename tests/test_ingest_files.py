@@ -81,14 +81,14 @@ def test_cross_lists_limit_and_all_categories(tmp_path):
     assert ingest(IngestConfig(path=path, db=str(tmp_path / "4.db"), limit=2), progress=False).kept == 2
 
 
-def test_local_csv_with_column_mapping(tmp_path):
+def test_file_csv_with_column_mapping(tmp_path):
     path = tmp_path / "mine.csv"
     header = b"paper,heading,summary,cats,who\n"
     rows = [f'{p["id"]},"{p["title"]}","{p["abstract"]}",{p["categories"]},"{p["authors"]}"\n'.encode()
             for p in PAPERS[:3]]
     rows.append(b'2401.00020,Bad bytes,"An abstract with \xfe\xfe bytes.",astro-ph.GA,X\n')
     path.write_bytes(header + b"".join(rows))
-    config = IngestConfig(source="local", path=str(path), db=str(tmp_path / "s.db"),
+    config = IngestConfig(source="file", path=str(path), db=str(tmp_path / "s.db"),
                           columns=["arxiv_id=paper", "title=heading", "abstract=summary", "categories=cats",
                                    "authors=who"])
     report = ingest(config, progress=False)
@@ -98,13 +98,13 @@ def test_local_csv_with_column_mapping(tmp_path):
         assert store.paper("2401.00003").authors == "D. Leavitt, E. Cannon"
 
 
-def test_local_jsonl_default_columns_and_number_ids(tmp_path):
+def test_file_jsonl_default_columns_and_number_ids(tmp_path):
     path = tmp_path / "mine.jsonl"
     records = [{"arxiv_id": p["id"], "title": p["title"], "abstract": p["abstract"],
                 "categories": p["categories"].split(), "authors": p["authors"].split(", ")} for p in PAPERS[:2]]
     records.append({"arxiv_id": 704.0001, "title": "t", "abstract": "a", "categories": "astro-ph.GA"})
     path.write_bytes(b"\n".join(orjson.dumps(r) for r in records))
-    report = ingest(IngestConfig(source="local", path=str(path), db=str(tmp_path / "s.db")), progress=False)
+    report = ingest(IngestConfig(source="file", path=str(path), db=str(tmp_path / "s.db")), progress=False)
     assert report.inserted == 2 and [s.reason for s in report.skips] == ["wrong_type"]
 
 

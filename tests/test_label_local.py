@@ -1,4 +1,4 @@
-"""The local backend on a real (tiny) transformers model, and crash safety under SIGKILL."""
+"""The in_process backend on a real (tiny) transformers model, and crash safety under SIGKILL."""
 
 import os
 import signal
@@ -26,9 +26,9 @@ def make_store(tmp_path):
     return db
 
 
-def test_local_backend_batches_and_records_every_call(tmp_path, tiny_chat_model):
+def test_in_process_backend_batches_and_records_every_call(tmp_path, tiny_chat_model):
     db = make_store(tmp_path)
-    report = label(LabelConfig(db=db, backend="local", model=tiny_chat_model, samples=2, max_new_tokens=8,
+    report = label(LabelConfig(db=db, backend="in_process", model=tiny_chat_model, samples=2, max_new_tokens=8,
                                batch_size=4, max_attempts=1), progress=False)
     rows = stored(db)
     assert report.planned == len(rows) == 10
@@ -41,7 +41,7 @@ def test_local_backend_batches_and_records_every_call(tmp_path, tiny_chat_model)
             "SELECT backend, model, prompt_tokens, completion_tokens, finish_reason, latency_ms, error, prompt_version "
             "FROM generations").fetchall()
     for backend, model, prompt_tokens, completion_tokens, finish, latency, error, version in details:
-        assert (backend, model) == ("local", tiny_chat_model)
+        assert (backend, model) == ("local", tiny_chat_model)  # its name in the store, as before the rename
         assert prompt_tokens > 100 and 0 < completion_tokens <= 8 and latency > 0 and version.startswith("explain@")
         # a random model runs to max_new_tokens: stored as a failure with its reason, never as a label
         assert finish != "length" or error.startswith("cut off")
@@ -49,7 +49,7 @@ def test_local_backend_batches_and_records_every_call(tmp_path, tiny_chat_model)
 
 def test_sigkill_mid_run_loses_and_duplicates_nothing(tmp_path, tiny_chat_model):
     db = make_store(tmp_path)
-    command = [sys.executable, "-m", "miniastrolm.cli", "label", "--db", db, "--backend", "local",
+    command = [sys.executable, "-m", "miniastrolm.cli", "label", "--db", db, "--backend", "in_process",
                "--model", tiny_chat_model, "--samples", "8", "--max_new_tokens", "48", "--batch_size", "1",
                "--max_attempts", "1"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -31,7 +31,7 @@ def test_engine_greedy_is_token_identical_alone_and_shares_prompts_when_batched(
     with Store(tmp_path / "s.db") as store:
         chats = [prompt.messages(store.paper(p["id"])) for p in PAPERS]
 
-    shipped = BackendSettings(backend="local", model="smollm2").batch_size
+    shipped = BackendSettings(backend="in_process", model="smollm2").batch_size
     assert shipped == 16
     engine = LlamaBatchedEngine(smollm2_gguf(), max_sequences=shipped)
     prompts = [engine.prompt_tokens(chat) for chat in chats]

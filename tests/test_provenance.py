@@ -48,7 +48,7 @@ def store_with_two_teachers(tmp_path_factory):
     folder = tmp_path_factory.mktemp("provenance")
     db = str(folder / "s.db")
     ingest(IngestConfig(path=str(SAMPLES), db=db), progress=False)
-    local = LabelConfig(db=db, backend="local", model="smollm2", prompt="simplify", procedure="sentences",
+    local = LabelConfig(db=db, backend="in_process", model="smollm2", prompt="simplify", procedure="sentences",
                         most_sentences=5, samples=2, max_new_tokens=90, temperature=0.3, top_p=0.9,
                         repetition_penalty=1.1, stop=["\n"], seed=1234)
     imported = folder / "written.jsonl"

@@ -17,13 +17,13 @@ from datasets import load_dataset
 from test_web import browser, wait_for_text  # noqa: F401 - the module-scoped headless Chromium fixture
 
 from miniastrolm.export import ExportConfig, export
-from miniastrolm.filter import VALIDATORS
 from miniastrolm.http import free_port
 from miniastrolm.ingest import IngestConfig, ingest
 from miniastrolm.review import create_review_app
 from miniastrolm.selection import best_per_paper, curate
 from miniastrolm.store import Store
 from miniastrolm.validate import Verdict
+from miniastrolm.validate.registry import NAMES
 
 from validation_set import GOOD_FRB, GOOD_SATELLITE, GOOD_SPOTS
 
@@ -50,7 +50,7 @@ def verdicts(similarity: float | None) -> list[Verdict]:
     failed = similarity is None
     return [Verdict(name, not (failed and name == "faithfulness"),
                     {"similarity": similarity or 0.5, "copying": 0.1}.get(name),
-                    ("invented_number: 52",) if failed and name == "faithfulness" else ()) for name in VALIDATORS]
+                    ("invented_number: 52",) if failed and name == "faithfulness" else ()) for name in NAMES]
 
 
 def labelled_store(db: Path) -> tuple[str, dict[tuple[str, int], int]]:

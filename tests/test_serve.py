@@ -16,7 +16,7 @@ from openai import OpenAI
 from prometheus_client.parser import text_string_to_metric_families
 
 from miniastrolm.explain import ExplainPipeline
-from miniastrolm.filter import VALIDATORS
+from miniastrolm.validate.registry import NAMES
 
 from conftest import serving
 from student_data import PAIRS
@@ -75,7 +75,7 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_explanation(expla
         replies = list(pool.map(lambda pair: requests.post(url + "/explain", json={"abstract": pair[0]}, timeout=120),
                                 PAIRS))
         assert [r.json()["explanation"] for r in replies] == [taught for _, taught in PAIRS]
-        assert all(len(r.json()["verdicts"]) == len(VALIDATORS) for r in replies)
+        assert all(len(r.json()["verdicts"]) == len(NAMES) for r in replies)
         # more than one request per batch on average: they were generated together
         assert metric(url, "miniastrolm_batch_size_sum") > metric(url, "miniastrolm_batch_size_count")
 
@@ -105,11 +105,11 @@ def test_huggingface_inference_client_talks_to_the_server_unchanged(api):
     assert reply.choices[0].message.content == TAUGHT and reply.choices[0].finish_reason == "stop"
     assert reply.usage.completion_tokens > 0 and reply.usage.total_tokens == (reply.usage.prompt_tokens
                                                                               + reply.usage.completion_tokens)
-    assert len(reply.checks["verdicts"]) == len(VALIDATORS)  # the extra field survives the client's parsing
+    assert len(reply.checks["verdicts"]) == len(NAMES)  # the extra field survives the client's parsing
     chunks = list(client.chat_completion([{"role": "user", "content": ABSTRACT}], stream=True))
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == TAUGHT
     assert chunks[-1].choices[0].finish_reason == "stop" and chunks[-1].usage.completion_tokens > 0
-    assert len(chunks[-1].checks["verdicts"]) == len(VALIDATORS)
+    assert len(chunks[-1].checks["verdicts"]) == len(NAMES)
 
 
 def test_openai_sdk_talks_to_the_server_unchanged(api):
@@ -118,7 +118,7 @@ def test_openai_sdk_talks_to_the_server_unchanged(api):
     reply = client.chat.completions.create(model="miniastrolm", messages=chat)
     assert reply.choices[0].message.content == TAUGHT and reply.model == "miniastrolm"
     assert reply.usage.prompt_tokens > 0 and reply.usage.completion_tokens > 0
-    assert {v["validator"] for v in reply.model_extra["checks"]["verdicts"]} == set(VALIDATORS)
+    assert {v["validator"] for v in reply.model_extra["checks"]["verdicts"]} == set(NAMES)
     stream = client.chat.completions.create(model="miniastrolm", messages=chat, stream=True,
                                             stream_options={"include_usage": True})
     chunks = list(stream)
@@ -224,6 +224,6 @@ def test_eight_clients_three_requests_each_get_complete_explanations_or_503(expl
         if reply.status_code == 200:
             body = reply.json()
             assert body["explanation"] == PAIRS[index % len(PAIRS)][1]  # complete: the taught text, to its end
-            assert [v["validator"] for v in body["verdicts"]] == list(VALIDATORS)
+            assert [v["validator"] for v in body["verdicts"]] == list(NAMES)
         else:
             assert int(reply.headers["Retry-After"]) >= 1

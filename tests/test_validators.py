@@ -67,7 +67,7 @@ def test_names_are_found_in_their_many_spellings():
 def test_thresholds_are_parameters():
     text = "A short but finished sentence."
     assert not check_format("", text).passed and check_format("", text, min_words=3).passed
-    assert check_copying("a b c d e", "a b c d e", max_overlap=1.0).passed
+    assert check_copying("a b c d e", "a b c d e", max_copy_overlap=1.0).passed
 
 
 def test_readability_formulas_match_hand_computation_offline():
@@ -75,3 +75,24 @@ def test_readability_formulas_match_hand_computation_offline():
     # 6 words, 1 sentence, 6 syllables: 0.39 * 6 + 11.8 * 1 - 15.59
     assert textstat.flesch_kincaid_grade("The cat sat on the mat.") == pytest.approx(0.39 * 6 + 11.8 - 15.59)
     assert textstat.syllable_count("astronomy telescope") == 4 + 3
+
+
+def test_the_registry_names_each_validator_once_with_the_thresholds_it_reads():
+    """Every Thresholds field is read by exactly one validator, whose name starts its help; each function takes
+    the fields it reads as keywords of the same name; export's score columns are the registry's names."""
+    import inspect
+    from dataclasses import fields
+
+    from miniastrolm.export import FEATURES
+    from miniastrolm.validate.registry import NAMES, VALIDATORS, Thresholds, describe
+
+    assert len(set(NAMES)) == len(NAMES) and list(FEATURES["scores"]) == list(NAMES)
+    readers = {name: validator.name for validator in VALIDATORS for name in validator.thresholds}
+    assert sorted(readers) == sorted(f.name for f in fields(Thresholds))
+    assert sum(len(validator.thresholds) for validator in VALIDATORS) == len(readers)
+    for threshold in fields(Thresholds):
+        assert threshold.metadata["help"].startswith(f"{readers[threshold.name]}: "), threshold.name
+    for validator in VALIDATORS:
+        parameters = inspect.signature(validator.function).parameters
+        assert set(validator.thresholds) <= set(parameters) and (not validator.title or "title" in parameters)
+    assert all(name in describe() for name in NAMES)

@@ -15,9 +15,11 @@ from pathlib import Path
 import orjson
 
 from .config import parse_config
-from .filter import FilterConfig, Item, Thresholds, judge
+from .filter import FilterConfig
 from .stats import rate
 from .store import DEFAULT_DB, Store
+from .validate import Item
+from .validate.registry import Thresholds, judge
 
 
 @dataclass

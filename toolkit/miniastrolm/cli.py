@@ -76,7 +76,7 @@ def _config(config_class, ctx: typer.Context, description: str):
 
 @app.command(context_settings=STAGE_VERB)
 def ingest(ctx: typer.Context) -> None:
-    """Read arXiv records (Kaggle snapshot, arXiv API, OAI-PMH, local JSONL/CSV) into the store."""
+    """Read arXiv records (Kaggle snapshot, arXiv API, OAI-PMH, your own JSONL/CSV file) into the store."""
     from .ingest import IngestConfig
     from .ingest import ingest as run_ingest
 
@@ -110,9 +110,10 @@ def ingest(ctx: typer.Context) -> None:
 @app.command(context_settings=STAGE_VERB)
 def filter(ctx: typer.Context) -> None:  # noqa: A001 - the verb's name
     """Run every validator on the stored labels."""
-    from .filter import VALIDATORS, FilterConfig, run_filter
+    from .filter import FilterConfig, run_filter
+    from .validate.registry import describe
 
-    config = _config(FilterConfig, ctx, filter.__doc__ + f" Validators: {', '.join(VALIDATORS)}. One verdict per "
+    config = _config(FilterConfig, ctx, filter.__doc__ + f" Validators: {describe()}. One verdict per "
                      "validator per generation is stored with its reasons; a markdown report counts rejections per "
                      "reason and pass rates per category.")
     report = run_filter(config)
@@ -133,9 +134,9 @@ def _reason_table(title: str, reasons) -> None:
 def check(ctx: typer.Context) -> None:
     """Validate explanations from any source (JSONL in, one verdict line per input line out)."""
     from .check import CheckConfig, check_file
-    from .filter import VALIDATORS
+    from .validate.registry import describe
 
-    config = _config(CheckConfig, ctx, check.__doc__ + f" Validators: {', '.join(VALIDATORS)}, with the filter's "
+    config = _config(CheckConfig, ctx, check.__doc__ + f" Validators: {describe()}; with the filter's "
                      "thresholds (--filter_recipe). Input lines: {\"abstract\": ..., "
                      "\"explanation\": ..., \"title\": optional} or arxiv_id instead of abstract (with --db).")
     if not config.input or not config.output:
@@ -208,13 +209,13 @@ def evaluate(ctx: typer.Context) -> None:
 @app.command(context_settings=STAGE_VERB)
 def run(ctx: typer.Context) -> None:
     """The whole pipeline on embedded defaults, offline: ingest, label, filter, export, train, eval, explain."""
-    from .quickstart import QuickstartConfig, summary
-    from .quickstart import run as run_quickstart
+    from .pipeline import PipelineConfig, summary
+    from .pipeline import run as run_pipeline
 
-    config = _config(QuickstartConfig, ctx, run.__doc__ + " Re-running reuses stored labels and a student "
+    config = _config(PipelineConfig, ctx, run.__doc__ + " Re-running reuses stored labels and a student "
                      "trained on the same dataset; --fresh true starts over.")
     with _stage_errors(1):
-        summary(run_quickstart(config))
+        summary(run_pipeline(config))
 
 
 @app.command()

@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import TypeVar
 
@@ -33,6 +34,15 @@ class OneSpellingHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         shown = copy.copy(action)
         shown.option_strings = [name for name in action.option_strings if not dashed_twin(name)]
         return super()._format_action_invocation(shown)
+
+
+def renamed(key: str, value, renames: dict[str, str]):
+    """A recipe value that was renamed: still accepted, with a warning that names the new value."""
+    if value not in renames:
+        return value
+    warnings.warn(f"{key}: {value!r} is deprecated, write {renames[value]!r} instead (same meaning)",
+                  FutureWarning, stacklevel=4)
+    return renames[value]
 
 
 class ConfigError(ValueError):

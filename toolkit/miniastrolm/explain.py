@@ -16,15 +16,15 @@ from pathlib import Path
 import orjson
 from tqdm.auto import tqdm
 
-from .filter import FilterConfig, Item, check_explanation, judge
 from .ingest.arxiv_api import API_URL, read_arxiv_api
 from .ingest.records import ARXIV_ID, split_version
 from .selection import selection_score
 from .store import Paper, Store
 from .student_format import messages, prompt_ids
 from .text import unwrap
-from .validate import Verdict
+from .validate import Item, Verdict
 from .validate.format import english_share, words
+from .validate.registry import Thresholds, judge, judge_one
 
 MAX_ABSTRACT_CHARS = 6000  # real abstracts stay under ~2,000 characters (arXiv caps them at 1,920)
 # What a person reads above the web demo (serve's page and the Space).
@@ -112,7 +112,7 @@ class ExplainPipeline:
     def __init__(self, model: str, *, best_of: int = 1, temperature: float = 0.7, seed: int = 0,
                  max_new_tokens: int | None = None, check: bool = True, db: str | None = None,
                  api_url: str = API_URL, max_chars: int = MAX_ABSTRACT_CHARS,
-                 filter_config: FilterConfig | None = None, engine: str = "transformers"):
+                 filter_config: Thresholds | None = None, engine: str = "transformers"):
         import torch
         from transformers import AutoTokenizer, GenerationConfig, pipeline
 
@@ -121,7 +121,7 @@ class ExplainPipeline:
         self.model, self.engine = model, engine
         self.pipe = self.fast = None
         if engine == "ctranslate2":  # the transformers weights are not loaded: only the int8 copy runs
-            from .ct2 import CTranslate2Student
+            from .ctranslate2_engine import CTranslate2Student
 
             self.tokenizer = AutoTokenizer.from_pretrained(model)
             generation_config = GenerationConfig.from_pretrained(model)
@@ -132,7 +132,7 @@ class ExplainPipeline:
         self.best_of, self.temperature, self.seed = best_of, temperature, seed
         self.max_new_tokens = max_new_tokens or generation_config.max_new_tokens or 320
         self.check, self.db, self.api_url, self.max_chars = check, db, api_url, max_chars
-        self.filter_config = filter_config or FilterConfig()
+        self.filter_config = filter_config or Thresholds()
         self._lock = threading.Lock()  # seeded sampling sets a global seed: one seeded generation at a time
 
     def _params(self, best_of: int) -> dict:
@@ -142,7 +142,7 @@ class ExplainPipeline:
         return params
 
     def verdicts(self, abstract: str, text: str) -> list[Verdict]:
-        return check_explanation(abstract, text, self.filter_config)
+        return judge_one(abstract, text, self.filter_config)
 
     def judge_texts(self, pairs: list[tuple[str, str]]) -> list[list[Verdict]]:
         """Verdicts for many (abstract, text) pairs in one pass: the encoder, nearly all of the validators' time,

@@ -17,12 +17,13 @@ import orjson
 from datasets import Dataset, Features, Value
 
 from .cards import dataset_card
-from .filter import VALIDATORS, report_from_store
+from .filter import report_from_store
 from .hub import push_folder
 from .provenance import collect, markdown, recipe_targets
 from .selection import Selected, curate
 from .store import DEFAULT_DB, Store
 from .student_format import example
+from .validate.registry import NAMES
 
 SPLITS = ("train", "validation", "test")
 FEATURES = Features({
@@ -36,7 +37,7 @@ FEATURES = Features({
     "prompt_version": Value("string"),
     "generation_id": Value("int64"),
     "selection_score": Value("float64"),
-    "scores": {name: Value("float64") for name in VALIDATORS},
+    "scores": {name: Value("float64") for name in NAMES},
     "review": {"decision": Value("string"), "reviewer": Value("string"), "decided_at": Value("string")},
 })
 
@@ -87,7 +88,7 @@ def to_record(chosen: Selected) -> dict:
         "primary_category": chosen.primary_category, "teacher_model": chosen.teacher_model,
         "prompt_version": chosen.prompt_version, "generation_id": chosen.generation,
         "selection_score": None if edited else chosen.selection_score,
-        "scores": {name: None if edited else chosen.scores.get(name) for name in VALIDATORS},
+        "scores": {name: None if edited else chosen.scores.get(name) for name in NAMES},
         "review": chosen.review and {"decision": chosen.review.decision, "reviewer": chosen.review.reviewer,
                                      "decided_at": chosen.review.decided_at},
     }

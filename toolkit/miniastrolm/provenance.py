@@ -22,6 +22,7 @@ from .cards import sha256_of
 from .models import SMOLLM2, SMOLLM2_FILE, SMOLLM2_SHA256
 from .prompts import Prompt, find_prompt_dir
 from .store import Store
+from .teacher import recorded_name
 
 if TYPE_CHECKING:
     from .export import ExportConfig
@@ -36,7 +37,7 @@ PROCEDURE_KEYS = ("most_sentences", "max_new_words", "glossary")
 def teacher_revision(backend: str, model: str, recipe: dict) -> str | None:
     """What pins the teacher, where the store can tell: the embedded SmolLM2's checked GGUF, or the imported
     file's hash. None for the rest (an endpoint does not report its revision, a local folder may have changed)."""
-    if backend == "local" and model == SMOLLM2:
+    if backend == recorded_name("in_process") and model == SMOLLM2:  # the name the store records
         return f"{SMOLLM2_FILE} sha256:{SMOLLM2_SHA256}"
     if backend == "import" and recipe.get("input_sha256"):
         return f"imported file sha256:{recipe['input_sha256']}... (first 16 hex digits)"

@@ -19,16 +19,16 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 from jinja2 import Environment, StrictUndefined
 
-from .filter import VALIDATORS
 from .store import Review, Store
 from .text import plain_text
+from .validate.registry import NAMES
 
 PAGE_SIZE = 50
 MAX_TEXT_CHARS = 10_000
 MAX_NAME_CHARS = 100
 MAX_REASON_CHARS = 500
 VERDICT_OPTIONS = [("", "any verdict"), ("passed", "passed every check"), ("failed", "failed a check"),
-                   ("unjudged", "not judged"), *((name, f"failed {name}") for name in VALIDATORS)]
+                   ("unjudged", "not judged"), *((name, f"failed {name}") for name in NAMES)]
 DECISION_OPTIONS = [("", "any decision"), ("unreviewed", "not reviewed"), ("accept", "accepted"),
                     ("reject", "rejected"), ("edit", "edited")]
 PAST = {"accept": "accepted", "reject": "rejected", "edit": "edited"}

@@ -14,24 +14,27 @@ from typing import Literal
 
 from tqdm.auto import tqdm
 
+from ..config import renamed
 from ..store import DEFAULT_DB, Paper, Store
 from .arxiv_api import API_URL, read_arxiv_api
-from .files import RecordFile
+from .file import read_file
 from .kaggle import read_kaggle
-from .local import read_local
 from .oai import OAI_URL, read_oai
+from .record_file import RecordFile
 from .records import OutOfScope, Skip, in_scope
 
+RENAMED_SOURCES = {"local": "file"}  # old recipe value -> its name now (still accepted, with a warning)
 ASTRO_PH = ["astro-ph.CO", "astro-ph.EP", "astro-ph.GA", "astro-ph.HE", "astro-ph.IM", "astro-ph.SR"]
 
 
 @dataclass
 class IngestConfig:
-    source: Literal["kaggle", "arxiv_api", "oai", "local"] = field(
+    source: Literal["kaggle", "arxiv_api", "oai", "file", "local"] = field(
         default="kaggle",
         metadata={"help": "kaggle: arxiv-metadata-oai-snapshot JSON lines (.gz ok); arxiv_api: the arXiv "
-                          "API; oai: OAI-PMH ListRecords; local: your JSONL/CSV with --columns"})
-    path: str | None = field(default=None, metadata={"help": "input file for kaggle/local"})
+                          "API; oai: OAI-PMH ListRecords; file: your JSONL/CSV with --columns (local: the old "
+                          "name of file, deprecated)"})
+    path: str | None = field(default=None, metadata={"help": "input file for kaggle/file"})
     db: str = field(default=DEFAULT_DB, metadata={"help": "SQLite store"})
     category_prefix: str = field(
         default="astro-ph", metadata={"help": "keep papers whose primary category starts with this ('' keeps all)"})
@@ -40,7 +43,7 @@ class IngestConfig:
     limit: int | None = field(default=None, metadata={"help": "stop after this many papers kept"})
     columns: list[str] = field(
         default_factory=list,
-        metadata={"help": "local: field=column pairs, e.g. arxiv_id=id abstract=summary "
+        metadata={"help": "file: field=column pairs, e.g. arxiv_id=id abstract=summary "
                           "(fields: arxiv_id version title abstract categories authors published updated)"})
     api_url: str = field(default=API_URL, metadata={"help": "arXiv API endpoint"})
     api_categories: list[str] = field(default_factory=lambda: list(ASTRO_PH),
@@ -55,6 +58,9 @@ class IngestConfig:
     timeout_seconds: float = field(default=30.0, metadata={"help": "per HTTP request"})
     max_retries: int = field(default=5, metadata={"help": "per HTTP request, on connection errors, 429 and 5xx"})
     batch_size: int = field(default=2000, metadata={"help": "papers per database transaction"})
+
+    def __post_init__(self):
+        self.source = renamed("source", self.source, RENAMED_SOURCES)
 
 
 @dataclass
@@ -86,7 +92,7 @@ class _Input:
 
     def __init__(self, config: IngestConfig):
         self.file: RecordFile | None = None
-        if config.source in ("kaggle", "local"):
+        if config.source in ("kaggle", "file"):
             if not config.path:
                 raise ValueError(f"source {config.source} needs --path <file>")
             self.file = RecordFile(config.path)
@@ -101,8 +107,8 @@ class _Input:
         config = self.config
         if config.source == "kaggle":
             return read_kaggle(self.file, config.category_prefix)
-        if config.source == "local":
-            return read_local(self.file, config.columns)
+        if config.source == "file":
+            return read_file(self.file, config.columns)
         if config.source == "arxiv_api":
             return read_arxiv_api(
                 categories=config.api_categories, ids=config.ids, date_from=config.date_from,

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
 
 from ..store import Paper
-from .files import RecordFile
+from .record_file import RecordFile
 from .records import OutOfScope, Skip, make_paper
 
 

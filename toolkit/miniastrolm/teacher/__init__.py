@@ -1,5 +1,5 @@
-"""One teacher interface, several backends: `endpoint` (any chat-completion server), `local` (in process) and
-`import` (explanations written elsewhere, read from a file).
+"""One teacher interface, several backends: `endpoint` (any chat-completion server), `in_process` (a model in
+this process; `local` before it was renamed) and `import` (explanations written elsewhere, read from a file).
 
 A backend turns `Job`s (a chat for one sample of one paper) into `Result`s, yielded as they finish so the
 labeller can commit each one on its own.
@@ -84,6 +84,16 @@ def output_problem(text: str | None, finish_reason: str | None) -> str | None:
     return None
 
 
+RENAMED_BACKENDS = {"local": "in_process"}  # old recipe value -> its name now (still accepted, with a warning)
+# The name the store records for a backend: batch names hash it, so a renamed backend keeps its old name there
+# and re-running a recipe resumes the batch it labelled before the rename.
+RECORDED_AS = {"in_process": "local"}
+
+
+def recorded_name(backend: str) -> str:
+    return RECORDED_AS.get(backend, backend)
+
+
 @dataclass
 class BackendSettings:
     """What `make_teacher` needs; filled from the labelling recipe."""
@@ -108,12 +118,12 @@ def make_teacher(settings: BackendSettings) -> Teacher:
         from .endpoint import EndpointTeacher
 
         return EndpointTeacher(settings)
-    if settings.backend == "local":
-        from .local import LocalTeacher
+    if settings.backend == "in_process":
+        from .in_process import InProcessTeacher
 
-        return LocalTeacher(settings)
+        return InProcessTeacher(settings)
     if settings.backend == "import":
         from .imported import ImportTeacher
 
         return ImportTeacher(settings)
-    raise ValueError(f"unknown teacher backend {settings.backend!r}: use endpoint, local or import")
+    raise ValueError(f"unknown teacher backend {settings.backend!r}: use endpoint, in_process or import")

@@ -84,9 +84,10 @@ _HYPE = re.compile(r"\b(?:game[- ]changer|groundbreaking|ground-breaking|revolut
                    r"challenges? our understanding|rewrites? (?:the|our)|proves?|proven|proved)\b", re.IGNORECASE)
 
 
-def check_faithfulness(abstract: str, explanation: str) -> Verdict:
-    """Score = share of the explanation's checkable facts (quantities, names) traceable to the abstract."""
-    source, text = plain_text(abstract), plain_text(explanation)
+def check_faithfulness(abstract: str, explanation: str, title: str = "") -> Verdict:
+    """Score = share of the explanation's checkable facts (quantities, names) traceable to the abstract (or the
+    title: its facts count too)."""
+    source, text = plain_text(f"{title}\n{abstract}" if title else abstract), plain_text(explanation)
     checked, reasons = number_problems(source, text)
     source_names, names = designations(source), designations(text)
     checked += len(names)

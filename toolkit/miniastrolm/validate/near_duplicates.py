@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datasketch import MinHash, MinHashLSH
 
+from . import Item, Verdict
 from .copying import ngrams
 
 
@@ -34,3 +35,11 @@ def near_duplicates(items: list[tuple[int, str, str]], *, threshold: float = 0.8
         index.insert(key, signature)
         owner[key] = (generation, paper)
     return flagged
+
+
+def check_near_duplicates(items: list[Item], *, near_duplicate_jaccard: float = 0.8) -> list[Verdict]:
+    """The across-the-set validator: one verdict per item, in order (items of one paper never flag each other)."""
+    flagged = near_duplicates([(item.key, item.paper, item.explanation) for item in items],
+                              threshold=near_duplicate_jaccard)
+    return [Verdict("near_duplicate", item.key not in flagged, None,
+                    (flagged[item.key],) if item.key in flagged else ()) for item in items]

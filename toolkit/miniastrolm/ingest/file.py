@@ -1,11 +1,11 @@
-"""Local JSON-lines or CSV files with any column names, mapped onto paper fields."""
+"""The `file` source: your own JSON-lines or CSV file, with any column names mapped onto paper fields."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 from ..store import Paper
-from .files import RecordFile
+from .record_file import RecordFile
 from .records import Skip, make_paper
 
 FIELDS = ("arxiv_id", "version", "title", "abstract", "categories", "authors", "published", "updated")
@@ -22,7 +22,7 @@ def column_map(pairs: list[str]) -> dict[str, str]:
     return mapping
 
 
-def read_local(file: RecordFile, columns: list[str]) -> Iterator[tuple[str, Paper | Skip]]:
+def read_file(file: RecordFile, columns: list[str]) -> Iterator[tuple[str, Paper | Skip]]:
     mapping = column_map(columns)
     rows = file.csv_rows() if file.path.name.removesuffix(".gz").endswith(".csv") else file.json_lines()
     for location, row in rows:
@@ -30,4 +30,4 @@ def read_local(file: RecordFile, columns: list[str]) -> Iterator[tuple[str, Pape
             yield location, row
             continue
         fields = {field: row.get(column) for field, column in mapping.items()}
-        yield location, make_paper(fields, source="local", location=location)
+        yield location, make_paper(fields, source="file", location=location)
