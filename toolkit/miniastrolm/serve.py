@@ -21,26 +21,32 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from jinja2 import Template
-from starlette.exceptions import HTTPException
 
-from .explain import INTRO, ExplainPipeline, Explanation, GenerationTimeout, InputError, UnknownPaper, check_abstract
-from .serving.batcher import Batcher, Generated, Job, QueueFull
-from .serving.chat import FINISH, ChatCompletion, ChatRequest, checks, chunk, completion, completion_id, usage
+from .explain import INTRO, ExplainPipeline, Explanation, GenerationTimeout, InputError, check_abstract
+from .serving.batcher import Batcher, Generated, Job
+from .serving.chat import (
+    FINISH,
+    ChatCompletion,
+    ChatError,
+    ChatRequest,
+    checks,
+    chunk,
+    completion,
+    completion_id,
+    usage,
+)
+from .serving.errors import Upstream, install_error_handlers
 from .serving.metrics import Metrics
 from .serving.middleware import Accounting, BodyLimit
 from .serving.schemas import ExplainRequest, Problem
 
 GRACE_SECONDS = 0.5  # past its deadline a request is answered 504 even if the worker has not yet noticed
 ERRORS = {status: {"model": Problem} for status in (404, 413, 422, 502, 503, 504)}
-
-
-class _Upstream(RuntimeError):
-    """The arXiv API could not be reached."""
+CHAT_ERRORS = {status: {"model": ChatError} for status in (413, 422, 503, 504)}
 
 
 def create_app(explainer: ExplainPipeline, *, max_request_bytes: int = 64_000, timeout_seconds: float = 120.0,
@@ -61,41 +67,7 @@ def create_app(explainer: ExplainPipeline, *, max_request_bytes: int = 64_000, t
     app.add_middleware(Accounting, metrics=metrics)
     page = Template(files("miniastrolm").joinpath("templates/explain.html").read_text("utf-8")).render(intro=INTRO)
 
-    def problem(request: Request, status: int, detail: str, headers: dict | None = None) -> JSONResponse:
-        """{"detail": ...}; on the OpenAI route the error object its clients read."""
-        body = ({"error": {"message": detail, "type": "invalid_request_error" if status < 500 else "server_error",
-                           "code": status}} if request.url.path.startswith("/v1/") else {"detail": detail})
-        return JSONResponse(body, status_code=status, headers=headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, error: RequestValidationError):
-        if any(e["type"] == "json_invalid" or isinstance(e.get("input"), bytes) for e in error.errors()):
-            return problem(request, 400, "the body must be JSON, e.g. {\"abstract\": \"...\"}")
-        return problem(request, 422, "; ".join(_reason(e) for e in error.errors()))
-
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, error: HTTPException):
-        return problem(request, error.status_code, str(error.detail))
-
-    @app.exception_handler(QueueFull)
-    async def busy(request: Request, error: QueueFull):
-        return problem(request, 503, str(error), {"Retry-After": str(error.retry_after)})
-
-    @app.exception_handler(InputError)
-    async def bad_input(request: Request, error: InputError):
-        return problem(request, 404 if isinstance(error, UnknownPaper) else 422, str(error))
-
-    @app.exception_handler(GenerationTimeout)
-    async def late(request: Request, error: GenerationTimeout):
-        return problem(request, 504, str(error))
-
-    @app.exception_handler(_Upstream)
-    async def upstream(request: Request, error: _Upstream):
-        return problem(request, 502, str(error))
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, error: Exception):  # never a stack trace to the client
-        return problem(request, 500, f"internal error ({type(error).__name__}); see the server log")
+    install_error_handlers(app)
 
     def source(body: ExplainRequest) -> tuple[str, str | None]:
         """The checked abstract to explain and its arXiv id (None for pasted text); may call the arXiv API."""
@@ -103,10 +75,8 @@ def create_app(explainer: ExplainPipeline, *, max_request_bytes: int = 64_000, t
             return check_abstract(body.abstract, explainer.max_chars), None
         try:
             paper = explainer.paper(body.arxiv_id)
-        except InputError:
-            raise
         except RuntimeError as error:
-            raise _Upstream(str(error)) from None
+            raise Upstream(str(error)) from None
         return check_abstract(paper.abstract, explainer.max_chars), paper.arxiv_id
 
     async def submit(abstract: str, deadline: float, *, best_of: int = 1, max_new_tokens: int | None = None,
@@ -193,7 +163,7 @@ def create_app(explainer: ExplainPipeline, *, max_request_bytes: int = 64_000, t
 
         return StreamingResponse(lines(), media_type="application/x-ndjson")
 
-    @app.post("/v1/chat/completions", response_model=ChatCompletion, responses=ERRORS)
+    @app.post("/v1/chat/completions", response_model=ChatCompletion, responses=CHAT_ERRORS)
     async def chat_completions(body: ChatRequest):
         deadline = time.monotonic() + timeout_seconds
         abstract = await run_in_threadpool(check_abstract, body.abstract(), explainer.max_chars)
@@ -222,14 +192,3 @@ def create_app(explainer: ExplainPipeline, *, max_request_bytes: int = 64_000, t
 
 def _event(data: dict) -> str:
     return f"data: {json.dumps(data)}\n\n"
-
-
-def _reason(error: dict) -> str:
-    """One pydantic error as a sentence that names the field."""
-    where = ".".join(str(part) for part in error["loc"] if part != "body")
-    if error["type"] == "extra_forbidden":
-        return f"unknown field {where!r} (see /docs for the fields this endpoint takes)"
-    if not where and error["type"] in ("missing", "model_attributes_type"):
-        return "the body must be a JSON object (see /docs)"
-    message = error["msg"].removeprefix("Value error, ")
-    return f"{where}: {message}" if where else message

@@ -102,6 +102,18 @@ class ChatCompletion(BaseModel):
     checks: Checks
 
 
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    code: int
+
+
+class ChatError(BaseModel):
+    """Every 4xx/5xx of /v1/: OpenAI's error object, which its clients turn into their exceptions."""
+
+    error: ErrorDetail
+
+
 def completion_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex}"
 
