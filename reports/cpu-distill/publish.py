@@ -54,9 +54,26 @@ def stage_counts(db: Path) -> dict:
                     "HAVING min(passed) = 1)").fetchone()[0]}
 
 
+def add_reader_verdicts(examples: str, ratings: Path) -> str:
+    """Each explanation's header in examples.md gains the blind reader's verdict (ratings.jsonl)."""
+    verdicts = {(row["system"], row["arxiv_id"]): row for row in map(json.loads, ratings.read_text().splitlines())}
+    lines, paper = [], None
+    for line in examples.splitlines():
+        if line.startswith("## "):
+            paper = line.split("arXiv:", 1)[1].strip()
+        elif line.startswith("**") and paper and (row := verdicts.get((line[2:].split("**", 1)[0], paper))):
+            line = line.rstrip(":") + (f"; reader: {'acceptable' if row['acceptable'] else 'not acceptable'}, "
+                                       f"faithful {row['faithful']}, clarity {row['clarity']}, "
+                                       f"degenerate {row['degenerate']}:")
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
-    for name in ("metrics.json", "examples.md", "metrics.png", "readability.png", "length.png"):
+    for name in ("metrics.json", "metrics.png", "readability.png", "length.png"):
         shutil.copy(RUN / "eval" / name, HERE / name)
+    examples = (RUN / "eval" / "examples.md").read_text(encoding="utf-8")
+    (HERE / "examples.md").write_text(add_reader_verdicts(examples, HERE / "ratings.jsonl"), encoding="utf-8")
     shutil.copy(RUN / "eval" / "report.md", HERE / "eval.md")
     student = RUN / "student"
     curve = learning_curve(json.loads((student / "trainer_state.json").read_text()), HERE / "learning_curve.png")

@@ -279,7 +279,8 @@ def evaluate(config: EvalConfig) -> dict:
                 student[key.replace("_per_explanation", "_vs_teacher")] = student[key] / teacher[key]
     result = {"n": len(rows), "split": config.split, "dataset": config.dataset, "config": asdict(config),
               "systems": metrics,
-              "samples": {name: [output.text for output in produced[:2]] for name, produced in outputs.items()}}
+              "samples": {name: [output.text for output in produced[:2]] for name, produced in outputs.items()
+                          if name != "lead3"}}  # lead-3 is the abstract's own text
     if config.ratings:
         result["rated"] = rated(config.ratings, {row["arxiv_id"] for row in rows})
     (folder / "metrics.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
@@ -403,14 +404,15 @@ def report(result: dict, rows: list[dict]) -> str:
 
 
 def examples(rows: list[dict], outputs: dict[str, list[Output]], distributions: dict, count: int = 20) -> str:
-    """The first `count` papers side by side (the arXiv id, not the abstract), each explanation with the
-    automatic checks that flagged it."""
+    """The first `count` papers side by side, each explanation with the automatic checks that flagged it. Papers
+    are cited by arXiv id only and lead-3 is left out: it is the abstract's own text, which reports never copy."""
     lines = ["# Side-by-side examples", "", "Each paper is cited by its arXiv id; the explanations follow, each with "
-             "the automatic flags (invented number / name, degenerate, truncated).", ""]
+             "the automatic flags (invented number / name, degenerate, truncated). lead3 is omitted: it is the "
+             "abstract's own first three sentences.", ""]
     flags = ("invented_number_rate", "invented_name_rate", "degenerate_rate", "truncated_rate")
     for index, row in enumerate(rows[:count]):
-        lines += [f"## {index + 1}. arXiv:{row['arxiv_id']}: {row['title']}", ""]
-        for name, produced in outputs.items():
+        lines += [f"## {index + 1}. arXiv:{row['arxiv_id']}", ""]
+        for name, produced in [(name, produced) for name, produced in outputs.items() if name != "lead3"]:
             raised = [flag.removesuffix("_rate") for flag in flags if distributions[name][flag][index]]
             lines += [f"**{name}** ({', '.join(raised) or 'no flags'}):", "", produced[index].text, ""]
     return "\n".join(lines)
