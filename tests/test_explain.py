@@ -223,3 +223,17 @@ def test_ctranslate2_engine_matches_the_reference_on_the_student(tiny_student):
     assert (model_dir / "ctranslate2-int8" / "model.bin").is_file()  # converted once, beside the model
     with pytest.raises(ValueError, match="choose transformers"):
         ExplainPipeline(str(model_dir), engine="onnx")
+
+
+def test_ctranslate2_generation_stops_at_its_deadline(tiny_chat_model):
+    """The CTranslate2 engine's deadline ends the decoding itself: an untrained model that runs on toward
+    max_new_tokens yields far fewer tokens when given a fifth of the time a whole run takes."""
+    long = ExplainPipeline(tiny_chat_model, engine="ctranslate2", max_new_tokens=1200, check=False)
+    "".join(long.stream(ABSTRACT))  # warm-up (and the int8 conversion, once)
+    start = time.perf_counter()
+    whole = len(long.tokenizer("".join(long.stream(ABSTRACT)))["input_ids"])
+    seconds = time.perf_counter() - start
+    assert whole >= 900  # without a deadline: on toward max_new_tokens (1200)
+    start = time.perf_counter()
+    cut = len(long.tokenizer("".join(long.stream(ABSTRACT, timeout_seconds=seconds / 5)))["input_ids"])
+    assert time.perf_counter() - start < seconds / 2 and 0 < cut < whole / 2  # stopped at the deadline
