@@ -115,7 +115,7 @@ def test_teacher_cost_is_each_explanations_share_of_its_batched_call(tmp_path, t
     data.write_bytes(b"".join(kaggle_line(p) for p in PAPERS))
     db = str(tmp_path / "s.db")
     ingest(IngestConfig(path=str(data), db=db), progress=False)
-    label(LabelConfig(db=db, backend="local", model=tiny_chat_model, samples=2, max_new_tokens=8, batch_size=4,
+    label(LabelConfig(db=db, backend="in_process", model=tiny_chat_model, samples=2, max_new_tokens=8, batch_size=4,
                       max_attempts=1), progress=False)
     with sqlite3.connect(db) as connection:
         stored = connection.execute("SELECT id, batch, latency_ms, completion_tokens FROM generations").fetchall()
