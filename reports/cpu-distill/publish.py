@@ -10,6 +10,7 @@ provenance.json here; report.md (the written conclusions) cites them. Weights an
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -69,11 +70,45 @@ def add_reader_verdicts(examples: str, ratings: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def redact_copies(examples: str, abstracts: list[str], n: int = 10) -> str:
+    """Replace every run of `n`+ words an explanation shares with a dev abstract (the base model often echoes its
+    input) by a marker: the repository never holds abstract text."""
+    def norm(words: list[str]) -> list[str]:
+        return [re.sub(r"[^\w%-]", "", word).lower() for word in words]
+
+    copied = set()
+    for abstract in abstracts:
+        words = norm(abstract.split())
+        copied |= {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+    lines = []
+    for line in examples.splitlines():
+        words = line.split()
+        normed = norm(words)
+        keys = [tuple(normed[i:i + n]) for i in range(len(words) - n + 1)]
+        hidden = {j for i, key in enumerate(keys) if key in copied for j in range(i, i + n)}
+        if hidden:
+            kept, run = [], 0
+            for j, word in enumerate(words + [""]):
+                if j in hidden:
+                    run += 1
+                    continue
+                if run:
+                    kept.append(f"[{run} words copied from the abstract]")
+                    run = 0
+                kept.append(word)
+            line = " ".join(kept).rstrip()
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     for name in ("metrics.json", "metrics.png", "readability.png", "length.png"):
         shutil.copy(RUN / "eval" / name, HERE / name)
     examples = (RUN / "eval" / "examples.md").read_text(encoding="utf-8")
-    (HERE / "examples.md").write_text(add_reader_verdicts(examples, HERE / "ratings.jsonl"), encoding="utf-8")
+    with sqlite3.connect(RUN / "miniastrolm.db") as connection:
+        abstracts = [row[0] for row in connection.execute("SELECT abstract FROM papers")]
+    examples = redact_copies(add_reader_verdicts(examples, HERE / "ratings.jsonl"), abstracts)
+    (HERE / "examples.md").write_text(examples, encoding="utf-8")
     shutil.copy(RUN / "eval" / "report.md", HERE / "eval.md")
     student = RUN / "student"
     curve = learning_curve(json.loads((student / "trainer_state.json").read_text()), HERE / "learning_curve.png")
