@@ -19,7 +19,7 @@ from .student_format import messages_code
 
 if TYPE_CHECKING:
     from .export import ExportConfig
-    from .selection import Selected
+    from .store import Candidate
 
 
 def sha256_of(path: Path) -> str:
@@ -120,8 +120,8 @@ def size_category(rows: int) -> str:
     return "n>1M"
 
 
-def dataset_card(config: ExportConfig, filter_name: str, thresholds: dict, chosen: list[Selected],
-                 written: dict[str, list], filter_report: str, shown: list[Selected], review_report: str,
+def dataset_card(config: ExportConfig, filter_name: str, thresholds: dict, chosen: list[Candidate],
+                 written: dict[str, list], filter_report: str, shown: list[Candidate], review_report: str,
                  provenance: str):
     """The exported dataset's card: provenance (`provenance.markdown`), filter thresholds and report, people's
     review decisions, split sizes, `shown` as samples."""

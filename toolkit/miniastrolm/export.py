@@ -20,8 +20,8 @@ from .cards import dataset_card
 from .filter import report_from_store
 from .hub import push_folder
 from .provenance import collect, markdown, recipe_targets
-from .selection import Selected, curate
-from .store import DEFAULT_DB, Store
+from .selection import curate
+from .store import DEFAULT_DB, Candidate, Store
 from .student_format import example
 from .validate.registry import NAMES
 
@@ -79,7 +79,7 @@ def split_of(arxiv_id: str, validation_share: float, test_share: float) -> str:
     return "validation" if position < test_share + validation_share else "train"
 
 
-def to_record(chosen: Selected) -> dict:
+def to_record(chosen: Candidate) -> dict:
     """One dataset row; after a person's edit the validators' scores (of the teacher's text) are left empty."""
     edited = chosen.review is not None and chosen.review.decision == "edit"
     return {

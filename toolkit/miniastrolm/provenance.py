@@ -27,7 +27,7 @@ from .teacher import recorded_name
 if TYPE_CHECKING:
     from .export import ExportConfig
     from .filter import FilterReport
-    from .selection import Selected
+    from .store import Candidate
 
 FOLDER = "provenance"  # recipes and prompt files, beside data/ in the dataset
 # Keys of a batch's recipe that say how a multi-call procedure made each explanation (label.LabelConfig.identity).
@@ -88,7 +88,7 @@ def copy_recipes(paths: list[str], output: Path) -> dict[str, str]:
     return copied
 
 
-def teachers(store: Store, batch: int | None, chosen: list[Selected], folder: Path) -> list[dict]:
+def teachers(store: Store, batch: int | None, chosen: list[Candidate], folder: Path) -> list[dict]:
     """One record per labelling batch in the export's scope: who wrote, how, with which prompt and settings, how
     many generations of each status, and how many rows of the dataset came from it."""
     tally: dict[int, dict] = {}
@@ -117,7 +117,7 @@ def teachers(store: Store, batch: int | None, chosen: list[Selected], folder: Pa
 
 
 def collect(config: ExportConfig, filter_name: str, thresholds: dict, report: FilterReport,
-            chosen: list[Selected], written: dict[str, list]) -> dict:
+            chosen: list[Candidate], written: dict[str, list]) -> dict:
     """Write `provenance.json` and `provenance/` (recipes, prompt files) into the export folder; the record."""
     output = Path(config.output_dir)
     folder = output / FOLDER

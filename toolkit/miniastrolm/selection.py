@@ -13,50 +13,32 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from .store import Candidate, Review, Store
-
-
-class Selected(NamedTuple):
-    generation: int
-    arxiv_id: str
-    title: str
-    abstract: str
-    categories: str
-    primary_category: str
-    explanation: str
-    teacher_model: str
-    prompt_version: str
-    batch: int
-    sample: int
-    scores: dict[str, float | None]
-    selection_score: float
-    candidates: int  # eligible samples of this paper the choice was made from
-    review: Review | None = None  # a person's decision in force; for an edit, `explanation` is the edited text
 
 
 def selection_score(scores: dict[str, float | None]) -> float:
     return (scores.get("similarity") or 0.0) - (scores.get("copying") or 0.0)
 
 
-def _best(eligible: list[Selected]) -> list[Selected]:
+def _best(eligible: list[Candidate]) -> list[Candidate]:
     """One per paper, ordered by arXiv id: approved by a person first, then the highest selection score, then the
     lowest sample."""
-    papers: dict[str, list[Selected]] = {}
+    papers: dict[str, list[Candidate]] = {}
     for candidate in eligible:
         papers.setdefault(candidate.arxiv_id, []).append(candidate)
     return [min(group, key=lambda s: (s.review is None, -s.selection_score, s.sample, s.generation))
             ._replace(candidates=len(group)) for _, group in sorted(papers.items())]
 
 
-def _selected(candidate: Candidate, review: Review | None) -> Selected:
-    """The candidate as an export row; with an edit, the edited text is its explanation."""
-    selected = Selected(*candidate[:11], candidate.scores, round(selection_score(candidate.scores), 4), 0, review)
+def _selected(candidate: Candidate, review: Review | None) -> Candidate:
+    """The candidate as an export row (`review`: the decision honoured, None to go by the filter alone); with an
+    edit, the edited text is its explanation."""
+    selected = candidate._replace(selection_score=round(selection_score(candidate.scores), 4), review=review)
     return selected._replace(explanation=review.edited) if review and review.decision == "edit" else selected
 
 
-def best_per_paper(store: Store, filter_name: str, batch: int | None = None) -> list[Selected]:
+def best_per_paper(store: Store, filter_name: str, batch: int | None = None) -> list[Candidate]:
     """One explanation per paper whose every verdict under `filter_name` passed, by the filter alone (no person's
     decision), ordered by arXiv id."""
     return _best([_selected(c, None) for c in store.review_candidates(filter_name, batch) if c.passed])
@@ -70,7 +52,7 @@ DECISIONS = ("accept", "edit", "reject", None)  # None: not reviewed
 class Curation:
     """The export's choice with people's decisions applied, and the counts the dataset card shows."""
 
-    chosen: list[Selected]
+    chosen: list[Candidate]
     explanations: Counter  # (decision, filter state) -> successful generations
     exported: Counter  # (decision, filter state) -> rows in the dataset
     reviewers: list[str]

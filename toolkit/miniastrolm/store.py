@@ -86,7 +86,8 @@ class ReviewItem(NamedTuple):
 
 class Candidate(NamedTuple):
     """A successful generation with its standing for the export: `passed` (every verdict of the set passed; None
-    when the set has not judged it), each validator's score, and a person's decision in force."""
+    when the set has not judged it), each validator's score, and a person's decision in force. The export's
+    best-of-N choice (selection.py) fills in the last two fields."""
 
     generation: int
     arxiv_id: str
@@ -102,6 +103,8 @@ class Candidate(NamedTuple):
     passed: bool | None
     scores: dict[str, float | None]
     review: Review | None
+    selection_score: float = 0.0
+    candidates: int = 0  # eligible samples of this paper the choice was made from
 
 
 # Successful generations with, per generation, the verdict set's outcome (j) and the decision in force (r).
