@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from miniastrolm.hardware import fast_bf16, flags_of
 from miniastrolm.hub import RevisionExists, push_folder
 from miniastrolm.student_format import FitCounts, fit_to_length
-from miniastrolm.train import gpt2_tokenizer, load_base, parse
+from miniastrolm.train import gpt2_tokenizer, load_base, parse, prepare_tokenizer, train
 
 from student_data import PAIRS, write_student_dataset
 
@@ -172,3 +173,50 @@ def test_same_recipe_twice_gives_byte_identical_weights(tmp_path):
         digests.append(sha256_of(folder / "model.safetensors"))
         assert digests[-1] in (folder / "README.md").read_text()
     assert digests[0] == digests[1]
+
+
+def test_lora_student_is_merged_into_a_plain_transformers_folder(tmp_path):
+    """TRL's `use_peft` switch trains only the adapter (every other weight stays as initialised); the saved
+    folder holds merged weights and no adapter, and plain `pipeline(...)` generates from it."""
+    import torch
+    from safetensors.torch import load_file
+    from transformers import pipeline, set_seed
+
+    dataset = write_student_dataset(tmp_path / "dataset")
+    script, sft, model_args = parse(["--config", TINY, "--dataset_name", str(dataset),
+                                     "--output_dir", str(tmp_path / "student"), "--max_steps", "12",
+                                     "--eval_strategy", "no", "--save_strategy", "no",
+                                     "--load_best_model_at_end", "false", "--use_peft", "true", "--lora_r", "8",
+                                     "--lora_alpha", "16", "--lora_dropout", "0", "--learning_rate", "1e-2",
+                                     "--lora_target_modules", "c_attn", "c_fc"])
+    folder = train(script, sft, model_args)
+    assert not (folder / "adapter_config.json").exists() and not (folder / "adapter_model.safetensors").exists()
+
+    set_seed(sft.seed)  # the base exactly as train() built it
+    tokenizer, base, _ = load_base(script, model_args)
+    prepare_tokenizer(tokenizer, base, script.chat_template)
+    initial = {name: tensor.detach() for name, tensor in base.state_dict().items()}
+    saved = load_file(folder / "model.safetensors")
+    assert not any("lora" in name for name in saved)
+    adapted = [name for name in saved if name.endswith(("attn.c_attn.weight", "mlp.c_fc.weight"))]
+    assert len(adapted) == 4 and all(not torch.equal(saved[name], initial[name]) for name in adapted)
+    assert all(torch.equal(tensor, initial[name]) for name, tensor in saved.items() if name not in adapted)
+    history = json.loads((folder / "trainer_state.json").read_text())["log_history"]
+    losses = [entry["loss"] for entry in history if "loss" in entry]
+    assert losses[-1] < losses[0]
+    assert "LoRA r=8, alpha=16" in (folder / "README.md").read_text()
+
+    explain = pipeline("text-generation", model=str(folder))
+    assert type(explain.model).__name__ == "GPT2LMHeadModel"
+    reply = explain([{"role": "user", "content": PAIRS[0][0]}], max_new_tokens=8)
+    assert reply[0]["generated_text"][-1]["role"] == "assistant"
+
+
+@pytest.mark.parametrize(("flags", "fast"), [
+    ("fpu sse2 avx avx2 fma avx512f avx512bw avx512_bf16 avx512_vnni", False),  # AMD EPYC Zen 4: no AMX
+    ("fpu sse2 avx avx2 fma", False),  # AVX2 only: bf16 emulated
+    ("fpu sse2 avx2 avx512f avx512_bf16 avx512_fp16 amx_bf16 amx_tile amx_int8", True),  # Sapphire Rapids
+])
+def test_bf16_counts_as_fast_only_with_amx(flags, fast):
+    cpuinfo = f"processor\t: 0\nmodel name\t: some CPU\nflags\t\t: {flags}\nbugs\t\t: none\n"
+    assert fast_bf16(flags_of(cpuinfo)) is fast

@@ -7,6 +7,8 @@
 The recipe is parsed by `TrlParser` into (StudentArguments, SFTConfig, ModelConfig); CLI flags win over YAML.
 Loss is on the explanation only; the end-of-turn token closes every explanation; abstracts that do not fit
 `max_length` are shortened inside the prompt (right truncation would cut the explanation instead).
+LoRA is TRL's own switch (`use_peft: true`, `lora_r`, `lora_alpha`, `lora_dropout`, `lora_target_modules`); the
+adapter is merged into the weights before saving, so the student stays a plain transformers folder.
 """
 
 from __future__ import annotations
@@ -134,10 +136,22 @@ def save_generation_defaults(model, tokenizer, script: StudentArguments) -> None
     config.no_repeat_ngram_size = script.no_repeat_ngram_size
 
 
+def lora_summary(model_args) -> str:
+    targets = model_args.lora_target_modules or "PEFT's default modules"
+    return (f"LoRA r={model_args.lora_r}, alpha={model_args.lora_alpha}, dropout={model_args.lora_dropout} on "
+            f"{targets}, merged into the weights")
+
+
+def merge_adapter(trainer) -> None:
+    """Fold the LoRA adapter into the base weights (`merge_and_unload`), so the saved student loads with plain
+    `pipeline(...)`, no peft, at full-model speed."""
+    trainer.model = trainer.model.merge_and_unload()
+
+
 def train(script: StudentArguments, sft, model_args) -> Path:
     from transformers import EarlyStoppingCallback, set_seed
     from transformers.trainer_utils import get_last_checkpoint
-    from trl import SFTTrainer
+    from trl import SFTTrainer, get_peft_config
 
     set_seed(sft.seed)
     tokenizer, model, description = load_base(script, model_args)
@@ -159,14 +173,17 @@ def train(script: StudentArguments, sft, model_args) -> Path:
 
     push, sft.push_to_hub = sft.push_to_hub, False  # pushed once at the end, behind the overwrite guard
     trainer = SFTTrainer(model=model, args=sft, train_dataset=train_set, eval_dataset=eval_set,
-                         processing_class=tokenizer, callbacks=callbacks)
+                         processing_class=tokenizer, callbacks=callbacks, peft_config=get_peft_config(model_args))
     last = get_last_checkpoint(sft.output_dir) if Path(sft.output_dir).is_dir() else None
     if trainer.is_world_process_zero():
         print(f"training {description} on {trainer.accelerator.num_processes} process(es), {len(train_set)} "
               f"examples ({fit_counts.shortened} abstracts shortened, {fit_counts.dropped} dropped to fit max_length)"
+              + (f", {lora_summary(model_args)}" if model_args.use_peft else "")
               + (f", resuming from {last}" if last else ""))
     outcome = trainer.train(resume_from_checkpoint=last)
     result = f"train loss {outcome.training_loss:.4f} after {outcome.global_step} steps"
+    if model_args.use_peft:
+        result = f"{lora_summary(model_args)}; {result}"
     if eval_set is not None:
         metrics = trainer.evaluate()
         result += f"; validation loss {metrics['eval_loss']:.4f}"
@@ -174,6 +191,8 @@ def train(script: StudentArguments, sft, model_args) -> Path:
         return Path(sft.output_dir)
 
     folder = Path(sft.output_dir)
+    if model_args.use_peft:
+        merge_adapter(trainer)
     save_generation_defaults(trainer.model, tokenizer, script)
     trainer.save_model(str(folder))  # safetensors; the tokenizer (and its chat template) is saved beside it
     trainer.save_state()  # trainer_state.json: the loss history
@@ -203,9 +222,9 @@ def parse(args: list[str] | None = None):
     from trl import ModelConfig, SFTConfig, TrlParser
 
     parser = TrlParser((StudentArguments, SFTConfig, ModelConfig), formatter_class=OneSpellingHelpFormatter)
-    # TRL defaults to bf16, which fails on CPU-only machines and is emulated (slower) without AMX/AVX512-BF16;
-    # default to what this machine runs fast. Without a GPU, use_cpu makes several launched processes one DDP
-    # group over gloo (otherwise each trains alone). A recipe or flag still decides.
+    # TRL defaults to bf16, which fails on CPU-only machines and trains slower than fp32 without AMX (even with
+    # AVX512-BF16, see hardware.py); default to what this machine runs fast. Without a GPU, use_cpu makes several
+    # launched processes one DDP group over gloo (otherwise each trains alone). A recipe or flag still decides.
     gpu = torch.cuda.is_available()
     parser.set_defaults(bf16=gpu or fast_bf16(), use_cpu=not gpu, model_name_or_path="openai-community/gpt2")
     return parser.parse_args_and_config(args)
