@@ -48,10 +48,12 @@ class LabelConfig:
     model: str = field(default="smollm2", metadata={
         "help": "in_process: 'smollm2' (the embedded SmolLM2-135M GGUF), a model folder or a .gguf file; "
                 "endpoint: a Hub model id, or the served model name when base_url is set; import: the name of "
-                "whoever wrote them (stored as the teacher)"})
+                "whoever wrote them (stored as the teacher; batch output: each row keeps the model its body names)"})
     input: str | None = field(default=None, metadata={
-        "help": "import: JSONL of {arxiv_id, explanation}; the batch covers the papers in scope that the file "
-                "explains, bad lines are reported with file:line"})
+        "help": "import: JSONL, either lines {arxiv_id, explanation[, sample]} or OpenAI-style batch output "
+                "(custom_id '<arxiv_id>' or '<arxiv_id>#<sample>'; the body's model and usage are stored), told "
+                "apart by the first line; the batch covers the papers in scope that the file explains, bad, failed "
+                "or non-200 lines are reported with file:line and left out"})
     base_url: str | None = field(default=None, metadata={
         "help": "endpoint: an OpenAI-compatible server (TGI, vLLM, llama.cpp, Ollama), e.g. http://127.0.0.1:8080"})
     provider: str | None = field(default=None, metadata={"help": "endpoint without base_url: HF inference provider"})
@@ -233,8 +235,9 @@ def _row(result: Result, batch_id: int, prompt_version: str, teacher: Teacher, p
          procedure: str) -> dict:
     return {"paper": result.job.paper, "batch": batch_id, "sample": result.job.sample,
             "attempt": result.job.attempt, "status": "ok" if result.ok else "failed",
-            "prompt_version": prompt_version, "backend": recorded_name(teacher.backend), "model": teacher.model,
-            "params": params_json, "output": result.output, "finish_reason": result.finish_reason,
+            "prompt_version": prompt_version, "backend": recorded_name(teacher.backend),
+            "model": result.model or teacher.model, "params": params_json, "output": result.output,
+            "finish_reason": result.finish_reason,
             "prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
             "latency_ms": result.latency_ms, "error": result.error, "procedure": procedure,
             "steps": orjson.dumps(result.steps).decode() if result.steps is not None else None}

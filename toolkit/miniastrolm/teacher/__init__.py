@@ -33,6 +33,7 @@ class Result:
     latency_ms: float | None = None
     error: str | None = None
     steps: list[dict] | None = None  # a multi-call procedure's calls, kept with the explanation they made
+    model: str | None = None  # the model that wrote it, where the teacher's name does not say (imported batch output)
 
     @property
     def ok(self) -> bool:
