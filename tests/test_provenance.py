@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from datasets import load_dataset
 
 from miniastrolm import __version__
@@ -21,6 +22,7 @@ from miniastrolm.store import Store
 from validation_set import GOOD_FRB, GOOD_SATELLITE, GOOD_SPOTS
 
 ROOT = Path(__file__).parents[1]
+BODY_MODEL = "gpt-4o-mini-2024-07-18"  # what an imported batch output's rows name
 SAMPLES = ROOT / "samples" / "illustrative_abstracts.jsonl"
 RECIPES = [str(ROOT / "recipes" / "label" / "quickstart.yaml"), str(ROOT / "recipes" / "filter" / "default.yaml"),
            str(ROOT / "recipes" / "export" / "quickstart.yaml")]
@@ -30,14 +32,17 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def add_batch(store: Store, config: LabelConfig, prompt: Prompt, rows: list[tuple[str, int, str, str | None]]) -> int:
-    """A batch named by the recipe's real identity, and its generations: (paper, sample, status, output)."""
+def add_batch(store: Store, config: LabelConfig, prompt: Prompt, rows: list[tuple[str, int, str, str | None]],
+              row_model: str | None = None) -> int:
+    """A batch named by the recipe's real identity, and its generations: (paper, sample, status, output); each
+    row's model is `row_model` when given (as an imported provider batch names it per row)."""
     identity = config.identity(prompt.version)
     batch = store.open_batch(recipe_hash=json.dumps(identity, sort_keys=True)[:60], recipe=identity,
                              price_input=None, price_output=None)
     for paper, sample, status, output in rows:
         store.add_generation({"paper": paper, "batch": batch, "sample": sample, "attempt": 1, "status": status,
-                              "prompt_version": prompt.version, "backend": config.backend, "model": config.model,
+                              "prompt_version": prompt.version, "backend": config.backend,
+                              "model": row_model or config.model,
                               "params": json.dumps(identity["params"]), "output": output,
                               "error": None if status == "ok" else "a reason", "procedure": config.procedure})
     return batch
@@ -59,7 +64,7 @@ def store_with_two_teachers(tmp_path_factory):
             ("2611.90001", 0, "ok", GOOD_SATELLITE), ("2611.90001", 1, "ok", "I'm sorry, but I cannot help."),
             ("2611.90002", 0, "failed", None), ("2611.90003", 0, "skipped", None)])
         add_batch(store, writer, Prompt.load("explain"), [("2611.90004", 0, "ok", GOOD_FRB),
-                                                          ("2611.90002", 0, "ok", GOOD_SPOTS)])
+                                                          ("2611.90002", 0, "ok", GOOD_SPOTS)], row_model=BODY_MODEL)
     run_filter(FilterConfig(db=db, report=str(folder / "report.md")), progress=False)
     return db, local, writer
 
@@ -99,6 +104,7 @@ def test_provenance_json_records_teachers_prompts_settings_counts_and_recipes(st
         "judged_by_filter": 4, "passed_every_validator": 3, "papers_exported": 3,
         "rows_by_review": {"not reviewed": 3}, "rows_per_split": result.split_rows}
     assert [t["rows_in_dataset"] for t in record["teachers"]] == [1, 2]
+    assert [t["models_in_rows"] for t in record["teachers"]] == [["smollm2"], [BODY_MODEL]]
     assert record["filter"]["thresholds"]["min_words"] == 100
     assert record["export"]["recipes"] == RECIPES and "token_env" not in record["export"]
     assert record["data_files"] == {f"data/{p.name}": sha256(p) for p in sorted((output / "data").iterdir())}
@@ -112,7 +118,7 @@ def test_provenance_json_records_teachers_prompts_settings_counts_and_recipes(st
     card = (output / "README.md").read_text()
     assert "## Provenance" in card and "provenance.json" in card
     assert f"| 1 | smollm2 | local | SmolLM2-135M-Instruct.Q4_1.gguf sha256:{SMOLLM2_SHA256} | sentences (" in card
-    assert "| 2 | reference-writer | import |" in card
+    assert f"| 2 | reference-writer (rows name {BODY_MODEL}) | import |" in card
     assert "| none (written elsewhere, imported) | 2 / 0 / 0 | 2 |" in card
     assert "| passed every validator | 3 |" in card and "| papers in the store | 12 |" in card
     assert f"- `provenance/filter/default.yaml`: `{sha256(Path(RECIPES[1]))}`" in card
@@ -138,3 +144,28 @@ def test_a_missing_or_clashing_recipe_fails_before_anything_is_written(store_wit
     with pytest.raises(ValueError, match="would both be uploaded as provenance/label/quickstart.yaml"):
         export(ExportConfig(db=db, output_dir=str(tmp_path / "ds"), recipes=[RECIPES[0], str(twin)]))
     assert not (tmp_path / "ds").exists()
+
+
+def test_run_hands_export_the_recipes_that_made_the_dataset(store_with_two_teachers, tmp_path, monkeypatch):
+    """`miniastrolm run` on the quickstart recipe: the stage recipes up to export, and the pipeline settings as
+    run (with the command line's --limit), are uploaded beside the data."""
+    from miniastrolm.config import parse_config
+    from miniastrolm.pipeline import PipelineConfig, recipes_run
+
+    monkeypatch.chdir(ROOT)
+    config = parse_config(PipelineConfig, ["--config", "recipes/quickstart.yaml", "--workdir", str(tmp_path / "qs"),
+                                           "--limit", "3"], prog="run")
+    (tmp_path / "qs").mkdir()
+    recipes = recipes_run(config, tmp_path / "qs", ["recipes/filter/default.yaml"])  # listed by the export recipe
+    db, _, _ = store_with_two_teachers
+    record = export(ExportConfig(db=db, output_dir=str(tmp_path / "ds"), jsonl=str(tmp_path / "c.jsonl"),
+                                 recipes=recipes))
+    names = {"ingest/kaggle.yaml", "label/quickstart.yaml", "label/quickstart-reference.yaml",
+             "filter/default.yaml", "export/quickstart.yaml"}
+    uploaded = json.loads((tmp_path / "ds" / "provenance.json").read_text())["recipes"]
+    assert set(uploaded) == {f"provenance/{name}" for name in names} | {"provenance/qs/pipeline.yaml"}
+    for name in names:
+        assert (tmp_path / "ds" / "provenance" / name).read_bytes() == (ROOT / "recipes" / name).read_bytes()
+    settings = yaml.safe_load((tmp_path / "ds" / "provenance" / "qs" / "pipeline.yaml").read_text())
+    assert settings["limit"] == 3 and settings["label_recipe"] == "recipes/label/quickstart.yaml"
+    assert record.split_rows

@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import orjson
+import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -72,6 +73,19 @@ def files_digest(*paths: Path) -> str:
     for path in paths:
         digest.update(Path(path).read_bytes())
     return digest.hexdigest()
+
+
+def recipes_run(config: PipelineConfig, work: Path, listed: list[str]) -> list[str]:
+    """The recipes that made the dataset, for export to upload beside it (provenance/): this run's pipeline
+    settings as run (after command-line overrides such as --limit; written to `work`/pipeline.yaml) and the stage
+    recipes up to export, after any the export recipe lists itself."""
+    settings = work / "pipeline.yaml"
+    settings.write_text("# miniastrolm run: the pipeline recipe as run, command-line overrides applied\n"
+                        + yaml.safe_dump(asdict(config), sort_keys=False), encoding="utf-8")
+    stages = (config.ingest_recipe, config.label_recipe, config.reference_recipe, config.filter_recipe,
+              config.export_recipe)
+    unique = {Path(recipe).resolve(): recipe for recipe in [*listed, str(settings), *filter(None, stages)]}
+    return list(unique.values())
 
 
 def train_student(config: PipelineConfig, dataset: Path, jsonl: Path, folder: Path) -> tuple[Path, bool]:
@@ -143,6 +157,7 @@ def run(config: PipelineConfig) -> dict:
     export_config = stage(ExportConfig, config.export_recipe, {"db": db, "output_dir": work / "dataset",
                                                                "jsonl": work / "curated.jsonl",
                                                                "push_to_hub": config.dataset_repo})
+    export_config.recipes = recipes_run(config, work, export_config.recipes)
     exported = export(export_config)
     console.print(f"dataset {exported.output_dir}: {exported.split_rows}")
     if "train" not in exported.split_rows:

@@ -97,6 +97,9 @@ def teachers(store: Store, batch: int | None, chosen: list[Candidate], folder: P
         counts["procedures"][procedure] += generations
         counts["statuses"][status] += generations
     rows = Counter(selected.batch for selected in chosen)
+    row_models: dict[int, set[str]] = {}  # an imported provider batch names the model per row
+    for selected in chosen:
+        row_models.setdefault(selected.batch, set()).add(selected.teacher_model)
     found = []
     for batch_id, backend, model, prompt_version, recipe, created_at in store.batch_records(batch):
         counts = tally.get(batch_id, {"procedures": Counter(), "statuses": Counter()})
@@ -112,7 +115,7 @@ def teachers(store: Store, batch: int | None, chosen: list[Candidate], folder: P
                                                           "samples_per_paper": recipe.get("samples")},
             "recipe": recipe, "generations": {status: counts["statuses"][status] for status in
                                               ("ok", "failed", "skipped")},
-            "rows_in_dataset": rows[batch_id]})
+            "rows_in_dataset": rows[batch_id], "models_in_rows": sorted(row_models.get(batch_id, ()))})
     return found
 
 
@@ -156,7 +159,9 @@ def markdown(record: dict) -> str:
         sampling = ("none (written elsewhere, imported)" if teacher["sampling"] is None else
                     ", ".join(f"{key}={value}" for key, value in teacher["sampling"].items() if value is not None))
         statuses = teacher["generations"]
-        lines.append(f"| {teacher['batch']} | {teacher['model']} | {teacher['backend']} | "
+        named = ", ".join(model for model in teacher["models_in_rows"] if model != teacher["model"])
+        who = f"{teacher['model']} (rows name {named})" if named else teacher["model"]
+        lines.append(f"| {teacher['batch']} | {who} | {teacher['backend']} | "
                      f"{teacher['revision'] or 'not recorded'} | {procedure['name']}"
                      f"{f' ({settings})' if settings else ''} | `{teacher['prompt_version']}` | {sampling} | "
                      f"{statuses['ok']} / {statuses['failed']} / {statuses['skipped']} | "
