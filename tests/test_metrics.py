@@ -1,6 +1,8 @@
 """The project's `evaluate` modules (metrics/): each loads offline from its folder, carries its metric card, and
 gives hand-computed values on fixed inputs; `miniastrolm eval` computes through the same modules."""
 
+import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +97,54 @@ def test_similarity_is_the_cosine_of_the_minilm_embeddings():
     per_item = metric.compute(predictions=explanations, references=[abstract] * 2, per_item=True)["similarity"]
     assert per_item == pytest.approx(by_hand, abs=1e-5) and per_item[0] > 0.55 > per_item[1]
     assert metric.compute(predictions=[abstract], references=[abstract])["similarity"] == pytest.approx(1.0, abs=1e-5)
+
+
+REFRESH = ("python -c \"from pathlib import Path; from miniastrolm.metric_space import refresh; "
+           "[refresh(p) for p in Path('metrics').iterdir()]\"")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_module_folder_has_what_a_metric_space_needs(name):
+    from importlib import metadata
+
+    import yaml
+
+    from miniastrolm.space import space_requirements
+
+    folder = METRICS / name
+    settings = yaml.safe_load((folder / "README.md").read_text(encoding="utf-8").split("---")[1])
+    assert (settings["sdk"], settings["app_file"], settings["title"]) == ("gradio", "app.py", name)
+    assert {"evaluate", "metric"} <= set(settings["tags"]) and settings["description"]
+    requirements = (folder / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    behind = f"{folder} is behind this checkout's requirements or Gradio; run {REFRESH}"
+    assert requirements == space_requirements(), behind
+    assert settings["sdk_version"] == metadata.version("gradio"), behind
+    assert f'evaluate.load(str(HERE / "{name}.py"))' in (folder / "app.py").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow  # two fresh interpreters importing torch, evaluate and Gradio: ~45 s on the shared 2 cores
+def test_the_app_computes_through_the_module_and_the_staged_space_runs_its_own_package(tmp_path):
+    """app.py imported as a Space would, in a staged folder (`miniastrolm metric-space`), with the Hub
+    unreachable: the widget's function gives the module's values and reads the package copied beside it."""
+    import subprocess
+    import sys
+
+    from miniastrolm.metric_space import write_metric_space
+
+    staged = tmp_path / "space"
+    done = subprocess.run([sys.executable, "-m", "miniastrolm.cli", "metric-space", str(METRICS / "astro_readability"),
+                           "--output", str(staged)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert sorted(path.name for path in staged.iterdir() if path.is_file()) == [
+        "README.md", "app.py", "astro_readability.py", "requirements.txt"]
+    probe = ("import json, runpy, miniastrolm; app = runpy.run_path('app.py', run_name='space'); "
+             "print(json.dumps([miniastrolm.__file__, app['demo'].fn([['The cat sat on the mat.'], ['', '']], True)]))")
+    ran = subprocess.run([sys.executable, "-c", probe], cwd=staged, capture_output=True, text=True,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert ran.returncode == 0, ran.stderr[-2000:]
+    package, values = json.loads(ran.stdout.strip().splitlines()[-1])
+    assert Path(package).is_relative_to(staged)
+    assert values == {key: [value] for key, value in
+                      load("astro_readability").compute(predictions=["The cat sat on the mat."]).items()}
+    with pytest.raises(FileNotFoundError, match="is not a metric Space folder: .*app.py"):
+        write_metric_space(tmp_path, tmp_path / "x")

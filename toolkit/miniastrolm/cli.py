@@ -307,20 +307,46 @@ def space(
     private: bool = typer.Option(False, help="create the Space private"),
 ) -> None:
     """Write the web demo as a Hugging Face Space (Gradio app.py, requirements.txt, README.md), and push it."""
-    import os
     from pathlib import Path
 
-    from .hub import push_folder
     from .space import write_space
 
     with _stage_errors(errors=(OSError, ValueError)):
         folder = write_space(model, Path(output))
     console.print(f"Space written to {folder} (try it: cd {folder} && python app.py)")
-    if push_to_hub:
+    _push_space(folder, push_to_hub, private)
+
+
+def _push_space(folder, repo_id: str | None, private: bool) -> None:
+    """Upload a Space folder when a repo id is given (token from HF_TOKEN)."""
+    from .hub import push_folder
+
+    if repo_id:
         with _stage_errors(1, errors=(OSError, ValueError, RuntimeError)):
-            url = push_folder(folder, push_to_hub, repo_type="space", private=private, revision=None,
+            url = push_folder(folder, repo_id, repo_type="space", private=private, revision=None,
                               token=os.environ.get("HF_TOKEN"), space_sdk="gradio")
         console.print(f"pushed: {url}")
+
+
+@app.command(name="metric-space")
+def metric_space(
+    metric: str = typer.Argument(..., help="a metric folder, e.g. metrics/astro_readability"),
+    output: str = typer.Option(None, help="the Space folder to write (default runs/metric-spaces/<metric name>)"),
+    push_to_hub: str = typer.Option(None, "--push-to-hub", help="Space repo id to upload the folder to "
+                                    "(token from HF_TOKEN; HF_ENDPOINT honoured)"),
+    private: bool = typer.Option(False, help="create the Space private"),
+) -> None:
+    """Stage one of the project's `evaluate` modules as a Hugging Face metric Space (its script, card, app.py,
+    requirements.txt and a copy of this package), and push it."""
+    from pathlib import Path
+
+    from .metric_space import write_metric_space
+
+    source = Path(metric)
+    with _stage_errors(errors=(OSError, ValueError)):
+        folder = write_metric_space(source, Path(output or f"runs/metric-spaces/{source.resolve().name}"))
+    console.print(f"metric Space written to {folder} (try it: cd {folder} && python app.py)")
+    _push_space(folder, push_to_hub, private)
 
 
 @app.command()

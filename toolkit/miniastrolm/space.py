@@ -8,6 +8,7 @@ metadata, app.py, requirements.txt, this package, and the student when it is a l
 
 from __future__ import annotations
 
+import configparser
 import shutil
 from collections.abc import Iterator
 from importlib import metadata
@@ -88,23 +89,39 @@ def build_demo(explainer: ExplainPipeline):
     return demo
 
 
+def copy_package(output: Path) -> None:
+    """This package into a Space folder, where app.py imports it (it is not on PyPI)."""
+    package = Path(__file__).parent
+    shutil.copytree(package, output / package.name, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+
+
+def space_requirements() -> list[str]:
+    """What a Space running this package installs: the package's own requirements, and the Gradio in use here
+    (also the card's sdk_version). Read from the checkout's setup.cfg when there is one: an editable install's
+    metadata keeps the requirements of the day it was installed."""
+    setup = configparser.ConfigParser()
+    setup.read(Path(__file__).parents[2] / "setup.cfg", encoding="utf-8")
+    if setup.get("metadata", "name", fallback=None) == "miniastrolm":
+        listed = [line.strip() for line in setup.get("options", "install_requires").splitlines() if line.strip()]
+    else:
+        listed = [r for r in metadata.requires("miniastrolm") or [] if "extra ==" not in r]
+    return listed + [f"gradio=={metadata.version('gradio')}"]
+
+
 def write_space(model: str, output: Path) -> Path:
     """The Space repo folder: metadata card, app.py, requirements (this package's own, plus gradio), a copy of
     this package, and the student itself when `model` is a local folder (else app.py loads the Hub id)."""
     output.mkdir(parents=True, exist_ok=True)
-    package = Path(__file__).parent
-    shutil.copytree(package, output / package.name, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    copy_package(output)
     local = Path(model).is_dir()
     if local:
         shutil.copytree(model, output / "student", dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("checkpoint-*", "runs", "*.pt", "*.pth"))
     served = "student" if local else model
     (output / "app.py").write_text(APP.format(model=served), "utf-8")
-    gradio = metadata.version("gradio")
-    requirements = [r for r in metadata.requires("miniastrolm") or [] if "extra ==" not in r] + [f"gradio=={gradio}"]
-    (output / "requirements.txt").write_text("\n".join(requirements) + "\n", "utf-8")
+    (output / "requirements.txt").write_text("\n".join(space_requirements()) + "\n", "utf-8")
     models = "" if local else f"models:\n- {model}\n"
     (output / "README.md").write_text(
-        CARD.format(gradio=gradio, models=models, intro=INTRO, model=served), "utf-8")
+        CARD.format(gradio=metadata.version("gradio"), models=models, intro=INTRO, model=served), "utf-8")
     return output
