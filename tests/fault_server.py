@@ -1,12 +1,15 @@
 """A FAULT-INJECTING chat-completion server for tests (not a model): it answers OpenAI-style
 `POST /v1/chat/completions` with a fixed, well-formed explanation, except where a fault plan says to answer
-503, 429 + Retry-After, nothing for a while (timeout), malformed JSON, or a TCP reset. Real servers cannot be
-made to produce these faults on demand; the real-server path is tested with llama.cpp (slow tests)."""
+503, 429 + Retry-After, nothing for a while (timeout), malformed JSON, or a TCP reset (`FaultPlan`), or 429s and
+503s at random rates (`RandomFaults`, for load). Real servers cannot be made to produce these faults on demand;
+the real-server path is tested with llama.cpp (slow tests)."""
 
 from __future__ import annotations
 
+import random
 import threading
 import time
+from collections import Counter
 
 import orjson
 
@@ -54,4 +57,40 @@ class FaultPlan:
             return 200, {"Content-Type": "application/json"}, completion("Astronomers looked at a", "length")
         if fault == "empty":
             return 200, {"Content-Type": "application/json"}, completion("   ")
+        return 200, {"Content-Type": "application/json"}, completion()
+
+
+class RandomFaults:
+    """Answers 429 (with `Retry-After`) or 503 at random (seeded) rates, else a completion after `delay` seconds.
+    Keeps, per prompt, the completions it sent (`answered`: a prompt answered twice is a call made twice) and how
+    many retries after a 429 came before its Retry-After had passed (`early`)."""
+
+    def __init__(self, rate_429: float = 0.0, rate_503: float = 0.0, retry_after: str = "1", delay: float = 0.0,
+                 seed: int = 0):
+        self.rate_429, self.rate_503, self.retry_after, self.delay = rate_429, rate_503, retry_after, delay
+        self.random = random.Random(seed)
+        self.lock = threading.Lock()
+        self.answered: Counter[str] = Counter()
+        self.faults: Counter[str] = Counter()
+        self.told_to_wait: dict[str, float] = {}  # prompt -> when its 429's Retry-After ends
+        self.early = 0
+
+    def __call__(self, path, query, body=b""):
+        prompt = orjson.loads(body)["messages"][-1]["content"]
+        now = time.monotonic()
+        with self.lock:
+            self.early += now < self.told_to_wait.pop(prompt, 0.0)
+            draw = self.random.random()
+            fault = "429" if draw < self.rate_429 else "503" if draw < self.rate_429 + self.rate_503 else None
+            if fault:
+                self.faults[fault] += 1
+            if fault == "429":
+                self.told_to_wait[prompt] = now + float(self.retry_after)
+        if fault == "429":
+            return 429, {"Retry-After": self.retry_after, "Content-Type": "application/json"}, b'{"error": "slow down"}'
+        if fault == "503":
+            return 503, {"Content-Type": "application/json"}, b'{"error": "overloaded"}'
+        time.sleep(self.delay)
+        with self.lock:
+            self.answered[prompt] += 1
         return 200, {"Content-Type": "application/json"}, completion()

@@ -4,13 +4,21 @@ A batch is identified by the hash of everything that shapes its outputs (backend
 decoding parameters, samples per paper). Re-running the same recipe resumes that batch: stored successes
 are never regenerated, failed samples are retried until `max_attempts`, and new papers can be added by
 raising `limit`. Each finished generation is committed on its own, so a kill loses at most the calls in flight.
+
+Several `label` processes may share a batch: each claims samples a chunk at a time under a lease (store.claim) that
+a thread renews while it works, so they split the batch and no call is made twice; when a worker dies its samples
+are taken over once its lease lapses (at once on its own host, where its process is seen to be gone).
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import re
+import secrets
+import socket
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field, fields, replace
@@ -35,6 +43,7 @@ from .teacher import (
     output_problem,
     recorded_name,
 )
+from .teacher.adaptive import BatchPaused
 from .teacher.imported import read_explanations
 
 
@@ -89,7 +98,21 @@ class LabelConfig:
     max_abstract_chars: int = field(default=4000, metadata={
         "help": "longer abstracts are skipped with a recorded reason (the prompt must fit the context)"})
     max_attempts: int = field(default=3, metadata={"help": "calls per sample before it is given up"})
-    concurrency: int = field(default=4, metadata={"help": "endpoint: requests in flight"})
+    concurrency: int = field(default=4, metadata={
+        "help": "endpoint: requests in flight at the start; adapts between min_concurrency and max_concurrency"})
+    min_concurrency: int = field(default=1, metadata={
+        "help": "endpoint: the fewest requests in flight (AIMD halves toward it on 429/503/timeouts)"})
+    max_concurrency: int | None = field(default=None, metadata={
+        "help": "endpoint: the most requests in flight (AIMD adds one per window of successes up to it); "
+                "default: concurrency"})
+    breaker_failures: int = field(default=30, metadata={
+        "help": "endpoint: failed call attempts in a row (429/5xx/timeouts/resets) that pause the batch, once they "
+                "also span breaker_seconds; 0 = never pause"})
+    breaker_seconds: float = field(default=60.0, metadata={
+        "help": "endpoint: how long failures must go on before the batch is paused"})
+    lease_seconds: float = field(default=120.0, metadata={
+        "help": "a worker's hold on the samples it claimed, renewed while it runs (several `label` runs may share "
+                "a batch): a dead worker's samples are retried by the others after this"})
     timeout_seconds: float = field(default=120.0, metadata={"help": "endpoint: per request"})
     max_retries: int = field(default=4, metadata={"help": "endpoint: per call, on 429/5xx/timeouts/resets"})
     backoff_seconds: float = field(default=1.0, metadata={"help": "endpoint: first backoff (doubles, jittered)"})
@@ -152,7 +175,14 @@ class LabelReport:
     completion_tokens: int = 0
     already_done: int = 0
     interrupted: bool = False
+    paused: str | None = None  # why the endpoint's breaker paused the batch
+    done_elsewhere: int = 0  # planned samples another worker finished first
     input_problems: list[str] = field(default_factory=list)  # import: bad lines of the input, with file:line
+
+    @property
+    def remaining(self) -> int:
+        """Planned samples this run neither stored nor saw finished by another worker (a pause, a Ctrl-C)."""
+        return self.planned - self.ok - self.failed - self.done_elsewhere
 
 
 def select_papers(store: Store, config: LabelConfig, batch_id: int) -> list[Paper]:
@@ -217,6 +247,83 @@ async def _run(teacher: Teacher, jobs: list[Job], config: LabelConfig, store: St
             bar.update(1)
 
 
+def worker_name() -> str:
+    """host:pid:token: unique per process, and says where to look whether the holder of a claim still lives."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def release_dead_workers(store: Store, batch_id: int) -> None:
+    """Hand back claims of workers on this host whose process is gone (a re-run after a kill need not wait)."""
+    host = socket.gethostname()
+    for worker, _, _ in store.claim_holders(batch_id):
+        holder_host, pid, _ = worker.rsplit(":", 2)
+        if holder_host == host and not _alive(int(pid)):
+            store.release_claims(worker)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+class _Lease(threading.Thread):
+    """Renews a worker's claims on its own connection, so a long synchronous generation cannot let them lapse."""
+
+    def __init__(self, db: str, worker: str, seconds: float):
+        super().__init__(daemon=True, name="label-lease")
+        self.db, self.worker, self.seconds = db, worker, seconds
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        with Store(self.db) as store:
+            while not self.stopped.wait(self.seconds / 3):
+                store.renew_claims(self.worker, self.seconds)
+
+
+def chunk_size(config: LabelConfig) -> int:
+    """Samples claimed at a time: enough to keep every slot busy, few enough for other workers to share."""
+    return max(64, 8 * max(config.concurrency, config.max_concurrency or 0, config.batch_size))
+
+
+async def _run_claimed(teacher: Teacher, jobs: list[Job], config: LabelConfig, store: Store, batch_id: int,
+                       prompt: Prompt, report: LabelReport, progress: bool, params_json: str,
+                       procedure: Direct | Sentences, papers: dict[str, Paper], worker: str) -> None:
+    """Claim samples a chunk at a time and label each chunk with `_run`; when only samples held by other workers
+    are left, wait for them to be finished or for their leases to lapse."""
+    by_sample: dict[tuple[str, int], list[Job]] = {}
+    for job in jobs:
+        by_sample.setdefault((job.paper, job.sample), []).append(job)
+    with tqdm(total=len(by_sample), desc="label", unit=" gen", disable=None if progress else True) as bar:
+        while by_sample:
+            claimed, settled = store.claim(batch_id, by_sample, worker, config.lease_seconds, chunk_size(config),
+                                           config.max_attempts)
+            for key in settled:
+                del by_sample[key]
+            report.done_elsewhere += len(settled)
+            before = report.ok + report.failed
+            if claimed:  # a sample's calls so far are counted again now: another worker may have made some
+                chunk = [replace(job, attempt=calls + 1)
+                         for key, calls in claimed.items() for job in by_sample.pop(key)]
+                try:
+                    await _run(teacher, chunk, config, store, batch_id, prompt, report, False, params_json, procedure,
+                               papers)
+                finally:
+                    store.release_claims(worker)
+            elif by_sample:
+                release_dead_workers(store, batch_id)
+                holders = store.claim_holders(batch_id)
+                soonest = min((expires for _, _, expires in holders), default=0.0)
+                bar.set_postfix_str(f"{len(by_sample)} held by {len(holders)} other worker(s)")
+                await asyncio.sleep(min(max(soonest, 0.1), 1.0))
+            bar.update(report.ok + report.failed - before + len(settled))
+            bar.set_postfix(ok=report.ok, failed=report.failed, elsewhere=report.done_elsewhere)
+
+
 _SENTENCE_END = re.compile(r"[.!?][\"'”’)]?(?=\s|$)")
 
 
@@ -244,7 +351,7 @@ def _row(result: Result, batch_id: int, prompt_version: str, teacher: Teacher, p
 
 
 def label(config: LabelConfig, progress: bool = True) -> LabelReport:
-    """Run (or resume) the batch the recipe names."""
+    """Run (or resume, or join other workers on) the batch the recipe names."""
     prompt = Prompt.load(config.prompt)
     identity = config.identity(prompt.version)
     with Store(config.db) as store:
@@ -264,10 +371,19 @@ def label(config: LabelConfig, progress: bool = True) -> LabelReport:
         if jobs:
             teacher = make_teacher(config.backend_settings())
             report.input_problems = list(getattr(teacher, "problems", ()))
+            release_dead_workers(store, batch_id)
+            lease = _Lease(config.db, worker_name(), config.lease_seconds)
+            lease.start()
             try:
-                asyncio.run(_run(teacher, jobs, config, store, batch_id, prompt, report, progress, params_json,
-                                 procedure, papers))
+                asyncio.run(_run_claimed(teacher, jobs, config, store, batch_id, prompt, report, progress,
+                                         params_json, procedure, papers, lease.worker))
             except KeyboardInterrupt:
                 report.interrupted = True
-        store.set_batch_status(batch_id, "interrupted" if report.interrupted else "done")
+            except BatchPaused as paused:
+                report.paused = str(paused)
+            finally:
+                lease.stopped.set()
+                store.release_claims(lease.worker)
+        store.set_batch_status(batch_id, "interrupted" if report.interrupted else
+                               "paused" if report.paused else "done")
     return report

@@ -7,6 +7,7 @@ Later stages add their tables the same way, so an old store upgrades itself on o
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -262,14 +263,60 @@ class Store:
             "GROUP BY paper, sample", (batch_id,))
         return {(paper, sample): (bool(finished), calls) for paper, sample, finished, calls in rows}
 
-    def add_generation(self, row: dict) -> None:
-        """Commit one call (or skip) on its own: a crash can lose only what is still in flight."""
+    def add_generation(self, row: dict) -> bool:
+        """Commit one call (or skip) on its own: a crash can lose only what is still in flight. A row the store
+        already holds (the same attempt of a sample, or a second success of it) is left out, never an error:
+        workers sharing a batch may record the same skip. Returns whether the row was stored."""
         row = {"output": None, "finish_reason": None, "prompt_tokens": None, "completion_tokens": None,
                "latency_ms": None, "error": None, **row, "created_at": utc_now()}
-        columns = ", ".join(row)
         with self.db:
-            self.db.execute(f"INSERT INTO generations ({columns}) VALUES ({', '.join('?' * len(row))})",
-                            tuple(row.values()))
+            return self.db.execute(f"INSERT INTO generations ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) "
+                                   "ON CONFLICT DO NOTHING", tuple(row.values())).rowcount == 1
+
+    # -- claims: several `label` workers on one batch (migration 0008) ---------------------------------
+
+    def claim(self, batch_id: int, keys: Iterable[tuple[str, int]], worker: str, lease_seconds: float,
+              most: int, max_attempts: int) -> tuple[dict[tuple[str, int], int], set[tuple[str, int]]]:
+        """Claim up to `most` of `keys` (paper, sample) for `worker`, in one write transaction, so no two workers
+        hold a sample. A sample another worker holds under a live lease is passed over; an expired lease is taken
+        over. Returns ({claimed key: calls made so far}, keys already finished or out of attempts)."""
+        now = time.time()
+        claimed: dict[tuple[str, int], int] = {}
+        settled: set[tuple[str, int]] = set()
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")  # one writer decides at a time: the check and the claim are atomic
+            for paper, sample in keys:
+                if len(claimed) >= most:
+                    break
+                finished, calls = self.db.execute(
+                    "SELECT coalesce(max(status IN ('ok', 'skipped')), 0), count(*) FROM generations "
+                    "WHERE paper = ? AND batch = ? AND sample = ?", (paper, batch_id, sample)).fetchone()
+                if finished or calls >= max_attempts:
+                    settled.add((paper, sample))
+                    continue
+                taken = self.db.execute(
+                    "INSERT INTO claims (batch, paper, sample, worker, expires) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (batch, paper, sample) DO UPDATE SET worker = excluded.worker, "
+                    "expires = excluded.expires WHERE claims.expires < ? OR claims.worker = excluded.worker",
+                    (batch_id, paper, sample, worker, now + lease_seconds, now)).rowcount
+                if taken:
+                    claimed[(paper, sample)] = calls
+        return claimed, settled
+
+    def renew_claims(self, worker: str, lease_seconds: float) -> None:
+        """Push back the expiry of every claim `worker` holds (it is alive and still calling)."""
+        with self.db:
+            self.db.execute("UPDATE claims SET expires = ? WHERE worker = ?", (time.time() + lease_seconds, worker))
+
+    def release_claims(self, worker: str) -> None:
+        """Hand back what `worker` still holds (it stops), so others or a re-run take it at once."""
+        with self.db:
+            self.db.execute("DELETE FROM claims WHERE worker = ?", (worker,))
+
+    def claim_holders(self, batch_id: int) -> list[tuple[str, int, float]]:
+        """(worker, samples held, seconds until its earliest lease expires) of every worker holding a claim."""
+        return self.db.execute("SELECT worker, count(*), min(expires) - ? FROM claims WHERE batch = ? GROUP BY 1",
+                               (time.time(), batch_id)).fetchall()
 
     def batch_outputs(self, batch_id: int) -> list[dict]:
         """Every generation of a batch (ok or failed) with its paper, in paper and sample order."""

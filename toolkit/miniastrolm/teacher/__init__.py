@@ -105,6 +105,10 @@ class BackendSettings:
     provider: str | None = None
     token_env: str = "HF_TOKEN"
     concurrency: int = 4
+    min_concurrency: int = 1
+    max_concurrency: int | None = None  # None: `concurrency` is also the most
+    breaker_failures: int = 30
+    breaker_seconds: float = 60.0
     timeout_seconds: float = 120.0
     max_retries: int = 4
     backoff_seconds: float = 1.0
