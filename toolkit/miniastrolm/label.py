@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from .config import renamed
 from .procedure import Direct, Sentences, glossary
 from .prompts import Prompt
+from .revision import generation_id, review, revision_job
 from .store import DEFAULT_DB, Paper, Store
 from .teacher import (
     RENAMED_BACKENDS,
@@ -45,6 +46,8 @@ from .teacher import (
 )
 from .teacher.adaptive import BatchPaused
 from .teacher.imported import read_explanations
+from .text import plain_text
+from .validate.registry import Thresholds
 
 
 @dataclass
@@ -122,6 +125,15 @@ class LabelConfig:
     engine: Literal["auto", "llama_cpp", "transformers"] = field(
         default="auto", metadata={
             "help": "in_process: auto = llama.cpp (batched) for a GGUF, transformers for a folder"})
+    faithful_decoding: bool = field(default=False, metadata={
+        "help": "in_process: the teacher cannot generate a token holding a digit, an acronym or a capitalised name "
+                "that its paper's title and abstract lack (teacher/faithful.py); endpoint/import: skipped, and the "
+                "batch record says so"})
+    revision_rounds: int = field(default=0, metadata={
+        "help": "an explanation that fails the validators goes back to the teacher with each problem as feedback "
+                "(prompt: revise), up to this many rewrites; every round is stored with its parent (revision.py)"})
+    revision_prompt: str = field(default="revise", metadata={"help": "revision: the editor's prompt folder"})
+    revision_max_new_tokens: int = field(default=320, metadata={"help": "revision: per rewrite"})
     trim_cut_off: bool = field(default=False, metadata={
         "help": "keep the complete sentences of a response that hit max_new_tokens (finish_reason "
                 "'length_trimmed') instead of failing it; for small teachers that rarely stop by themselves"})
@@ -146,6 +158,11 @@ class LabelConfig:
                 "provider": self.provider, "prompt_version": prompt_version, "samples": self.samples,
                 "params": self.params().as_dict(),
                 **({"trim_cut_off": True} if self.trim_cut_off else {}),  # absent when off: old batch names hold
+                **({"faithful_decoding": True if self.backend == "in_process" else
+                    f"skipped: the {self.backend} backend has no per-token constraint here"}
+                   if self.faithful_decoding else {}),
+                **({"revision_rounds": self.revision_rounds, "revision_max_new_tokens": self.revision_max_new_tokens,
+                    "revision_prompt": Prompt.load(self.revision_prompt).version} if self.revision_rounds else {}),
                 **({"input_sha256": hashlib.sha256(Path(self.input).read_bytes()).hexdigest()[:16]}
                    if self.backend == "import" and self.input and Path(self.input).is_file() else {}),
                 **({"procedure": self.procedure, "most_sentences": self.most_sentences,
@@ -219,7 +236,10 @@ def plan_jobs(store: Store, config: LabelConfig, procedure: Direct | Sentences, 
                 skips.append((paper, sample, f"abstract is {len(paper.abstract)} characters, more than "
                                              f"max_abstract_chars={config.max_abstract_chars}"))
                 continue
-            jobs += procedure.jobs(paper, sample, attempts + 1, config.seed + sample)
+            faithful_to = (f"{paper.title}\n{plain_text(paper.title)}\n{paper.abstract}\n{plain_text(paper.abstract)}"
+                           if config.faithful_decoding and config.backend == "in_process" else None)
+            jobs += [replace(job, faithful_to=faithful_to)
+                     for job in procedure.jobs(paper, sample, attempts + 1, config.seed + sample)]
     return jobs, skips, papers
 
 
@@ -229,6 +249,25 @@ async def _run(teacher: Teacher, jobs: list[Job], config: LabelConfig, store: St
     started = time.perf_counter()
     calls = Counter((job.paper, job.sample) for job in jobs)  # calls that make each explanation
     parts: dict[tuple[str, int], list[Result]] = {}
+    drafts: list[tuple[Result, list[str]]] = []  # explanations sent back to the teacher, with what to fix
+    thresholds = Thresholds()
+
+    def keep(result: Result, round_: int, parent: int | None = None) -> tuple[Result, list[str]] | None:
+        """Store one explanation (a draft or a rewrite); return it with the reader's asks if it goes back."""
+        row = _row(result, batch_id, prompt.version, teacher, params_json, procedure.name)
+        asks = review(papers[result.job.paper], result.output, thresholds) \
+            if result.ok and round_ < config.revision_rounds else []
+        if asks:  # superseded by its rewrite: not a label
+            row |= {"status": "failed", "error": "sent back for revision: " + "; ".join(asks)}
+        if round_:
+            row |= {"round": round_, "parent": parent}
+        store.add_generation(row)
+        report.completion_tokens += result.completion_tokens or 0
+        if asks:
+            return result, asks
+        report.ok += result.ok
+        report.failed += not result.ok
+        return None
     with tqdm(total=len(calls), desc="label", unit=" gen", disable=None if progress else True) as bar:
         async for part in teacher.results(jobs, config.params()):
             key = (part.job.paper, part.job.sample)
@@ -238,13 +277,25 @@ async def _run(teacher: Teacher, jobs: list[Job], config: LabelConfig, store: St
             result = procedure.finish(papers[part.job.paper], parts.pop(key))
             if config.trim_cut_off:
                 result = trimmed(result)
-            store.add_generation(_row(result, batch_id, prompt.version, teacher, params_json, procedure.name))
-            report.ok += result.ok
-            report.failed += not result.ok
-            report.completion_tokens += result.completion_tokens or 0
+            if draft := keep(result, 0):
+                drafts.append(draft)
             elapsed = time.perf_counter() - started
             bar.set_postfix(ok=report.ok, failed=report.failed, tok_s=f"{report.completion_tokens / elapsed:.1f}")
             bar.update(1)
+    editor = Prompt.load(config.revision_prompt) if config.revision_rounds else None
+    revision_params = replace(config.params(), max_new_tokens=config.revision_max_new_tokens)
+    for round_ in range(1, config.revision_rounds + 1):  # all drafts of a round in one go: batched generation
+        if not drafts:
+            break
+        jobs = {(draft.job.paper, draft.job.sample): (revision_job(editor, papers[draft.job.paper], draft, asks),
+                                                       generation_id(store, batch_id, draft.job))
+                for draft, asks in drafts}
+        drafts = []
+        async for result in teacher.results([job for job, _ in jobs.values()], revision_params):
+            result = trimmed(result) if config.trim_cut_off else result
+            if draft := keep(replace(result, steps=[{"step": "revise", "round": round_}]), round_,
+                             jobs[(result.job.paper, result.job.sample)][1]):
+                drafts.append(draft)
 
 
 def worker_name() -> str:

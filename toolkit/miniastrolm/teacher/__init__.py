@@ -21,6 +21,7 @@ class Job:
     messages: list[dict[str, str]]
     seed: int
     part: int = 0  # which call of a multi-call procedure (procedure.py) this is
+    faithful_to: str | None = None  # faithful decoding: only numbers and names this text holds (faithful.py)
 
 
 @dataclass

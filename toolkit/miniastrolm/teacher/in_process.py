@@ -12,26 +12,60 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from functools import cached_property
 from pathlib import Path
 
 from ..models import gguf_file, load_causal_lm
 from . import BackendSettings, DecodingParams, Job, Result, output_problem
+from .faithful import TAIL_TOKENS, Constraint, Vocabulary
+
+
+class FaithfulDecoding:
+    """A transformers logits processor: row i of the batch follows `constraints[i]` (faithful.py): its banned
+    tokens never, and the number rule on what the row generated after its prompt."""
+
+    def __init__(self, constraints: list[Constraint | None], tokenizer, prompt_length: int):
+        self.constraints, self.tokenizer, self.prompt_length = constraints, tokenizer, prompt_length
+
+    def __call__(self, input_ids, scores):
+        for row, constraint in enumerate(self.constraints):
+            if constraint is None:
+                continue
+            if constraint:
+                scores[row, constraint] = float("-inf")
+            tail = input_ids[row, max(self.prompt_length, input_ids.shape[1] - TAIL_TOKENS):].tolist()
+            banned, only = constraint.step(self.tokenizer.decode(tail, skip_special_tokens=True))
+            if only is not None:
+                keep = scores[row, only].clone()
+                scores[row, :] = float("-inf")
+                scores[row, only] = keep
+            elif banned:
+                scores[row, banned] = float("-inf")
+        return scores
 
 
 class TransformersEngine:
     def __init__(self, settings: BackendSettings):
         self.tokenizer, self.lm = load_causal_lm(settings.model, settings.dtype)
 
+    @cached_property
+    def faithful_vocabulary(self) -> Vocabulary:
+        """The tokens faithful decoding looks at (faithful.py), decoded from the tokenizer once."""
+        return Vocabulary.from_pieces([self.tokenizer.decode([i]) for i in range(len(self.tokenizer))])
+
     def prompt_length(self, job: Job) -> int:
         return len(self.tokenizer.apply_chat_template(job.messages, add_generation_prompt=True, tokenize=True))
 
     def generate_batch(self, jobs: list[Job], params: DecodingParams) -> list[Result]:
         import torch
+        from transformers import LogitsProcessorList
 
         texts = [self.tokenizer.apply_chat_template(job.messages, add_generation_prompt=True, tokenize=False)
                  for job in jobs]
         inputs = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         torch.manual_seed(jobs[0].seed)
+        constraints = [self.faithful_vocabulary.constraint(job.faithful_to) if job.faithful_to is not None else None
+                       for job in jobs]
         started = time.perf_counter()
         with torch.inference_mode():
             output = self.lm.generate(
@@ -40,7 +74,10 @@ class TransformersEngine:
                 top_p=params.top_p if params.temperature > 0 else None,
                 repetition_penalty=params.repetition_penalty if params.repetition_penalty != 1.0 else None,
                 stop_strings=list(params.stop) or None, tokenizer=self.tokenizer,
-                pad_token_id=self.tokenizer.pad_token_id)
+                pad_token_id=self.tokenizer.pad_token_id,
+                logits_processor=LogitsProcessorList([FaithfulDecoding(constraints, self.tokenizer,
+                                                                       inputs["input_ids"].shape[1])])
+                if any(constraint is not None for constraint in constraints) else None)
         latency_ms = (time.perf_counter() - started) * 1000
         new_tokens = output[:, inputs["input_ids"].shape[1]:]
         eos = self.tokenizer.eos_token_id
@@ -69,7 +106,10 @@ class LlamaCppEngine:
     def generate_batch(self, jobs: list[Job], params: DecodingParams) -> list[Result]:
         prompts = [self.engine.prompt_tokens(job.messages) for job in jobs]
         started = time.perf_counter()
-        outputs = self.engine.generate(prompts, params, [job.seed for job in jobs])
+        vocabulary = self.engine.faithful_vocabulary if any(job.faithful_to is not None for job in jobs) else None
+        banned = [vocabulary.constraint(job.faithful_to) if vocabulary and job.faithful_to is not None else []
+                  for job in jobs]
+        outputs = self.engine.generate(prompts, params, [job.seed for job in jobs], banned)
         latency_ms = (time.perf_counter() - started) * 1000
         results = []
         for job, out in zip(jobs, outputs, strict=True):

@@ -9,7 +9,10 @@ same Jinja2 formatter `Llama.create_chat_completion` uses, so prompts are identi
 
 from __future__ import annotations
 
+import ctypes
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from llama_cpp import _internals
@@ -18,6 +21,7 @@ from llama_cpp._utils import suppress_stdout_stderr
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from . import DecodingParams
+from .faithful import TAIL_TOKENS, Constraint, Vocabulary
 
 PREFILL_CHUNK = 512
 REPETITION_WINDOW = 64  # llama.cpp's default penalty_last_n
@@ -29,6 +33,47 @@ class Generated:
     tokens: list[int]
     finish_reason: str  # "stop" (end-of-generation token) or "length"
     prompt_tokens: int
+
+
+class _NumberRule:
+    """A sampler in a sequence's chain that applies faithful decoding's per-token number rule
+    (`Constraint.step`): it keeps the tokens the chain accepted, and before each pick sets the logits of the digit
+    tokens that would write a number the abstract lacks to -inf (or of all but the digits that must follow)."""
+
+    def __init__(self, engine: LlamaBatchedEngine, constraint: Constraint):
+        self.tokens: list[int] = []
+
+        def apply(_, candidates) -> None:
+            array = candidates.contents
+            banned, only = constraint.step(engine.text(self.tokens[-TAIL_TOKENS:]))
+            if only is not None:
+                keep = set(only)
+                for i in range(array.size):
+                    if array.data[i].id not in keep:
+                        array.data[i].logit = float("-inf")
+                return
+            for token in banned:  # the chain's first samplers keep the array in token order
+                entry = array.data[token] if token < array.size and array.data[token].id == token else None
+                if entry is not None:
+                    entry.logit = float("-inf")
+
+        def accept(_, token: int) -> None:
+            self.tokens.append(token)
+
+        self._callbacks = (C.llama_sampler_i_apply(apply), C.llama_sampler_i_accept(accept))  # kept alive
+        self.iface = C.llama_sampler_i()
+        self.iface.name = C.llama_sampler_i_name(0)
+        self.iface.apply, self.iface.accept = self._callbacks
+        self.iface.reset = C.llama_sampler_i_reset(0)
+        self.iface.clone = C.llama_sampler_i_clone(0)
+        self.iface.free = C.llama_sampler_i_free(0)
+        self.sampler = C.llama_sampler()
+        self.sampler.iface, self.sampler.ctx = ctypes.pointer(self.iface), None
+
+    def add_to(self, chain: _internals.LlamaSampler) -> None:
+        C.llama_sampler_chain_add(chain.sampler, ctypes.pointer(self.sampler))
+        # the chain removes it before it is freed (llama.cpp must not free a Python-owned sampler)
+        chain.custom_samplers.append((C.llama_sampler_chain_n(chain.sampler) - 1, self))
 
 
 class LlamaBatchedEngine:
@@ -66,9 +111,21 @@ class LlamaBatchedEngine:
     def text(self, tokens: list[int]) -> str:
         return self.model.detokenize(tokens).decode("utf-8", errors="replace")
 
-    def _sampler(self, params: DecodingParams, seed: int) -> _internals.LlamaSampler:
+    @cached_property
+    def faithful_vocabulary(self) -> Vocabulary:
+        """The tokens faithful decoding looks at (faithful.py), read from the GGUF's vocabulary once."""
+        return Vocabulary.from_pieces([self.model.token_to_piece(i).rstrip(b"\0").decode("utf-8", errors="replace")
+                                       for i in range(C.llama_vocab_n_tokens(self.vocab))])
+
+    def _sampler(self, params: DecodingParams, seed: int, banned: Sequence[int] = ()) -> _internals.LlamaSampler:
+        """The sampler chain of one sequence; `banned` tokens (faithful decoding) get -inf first, and a
+        `Constraint` also follows the numbers it writes."""
         temperature, top_p = params.temperature, params.top_p
         sampler = _internals.LlamaSampler()
+        if banned:
+            sampler.add_logit_bias(C.llama_vocab_n_tokens(self.vocab), dict.fromkeys(banned, float("-inf")))
+        if isinstance(banned, Constraint):
+            _NumberRule(self, banned).add_to(sampler)
         if params.repetition_penalty != 1.0:
             sampler.add_penalties(REPETITION_WINDOW, params.repetition_penalty, 0.0, 0.0)
         if temperature <= 0:
@@ -88,13 +145,14 @@ class LlamaBatchedEngine:
             batch.seq_id[i][0], batch.logits[i] = sequence, logits
         self.context.decode(self.batch)
 
-    def generate(self, prompts: list[list[int]], params: DecodingParams, seeds: list[int]) -> list[Generated]:
+    def generate(self, prompts: list[list[int]], params: DecodingParams, seeds: list[int],
+                 banned: list[list[int]] | None = None) -> list[Generated]:
         """Tokens per prompt; a sequence ends at an end-of-generation token ("stop"), a stop string ("stop", the
         tokens from the one holding the stop string on are dropped) or `params.max_new_tokens` ("length")."""
         if len(prompts) > self.max_sequences:
             raise ValueError(f"{len(prompts)} prompts, more than max_sequences={self.max_sequences}")
         self.context.kv_cache_clear()
-        samplers = [self._sampler(params, seed) for seed in seeds]
+        samplers = [self._sampler(params, seed, banned[s] if banned else ()) for s, seed in enumerate(seeds)]
         generated: list[list[int]] = [[] for _ in prompts]
         finish: list[str | None] = [None] * len(prompts)
         position = [len(prompt) for prompt in prompts]
