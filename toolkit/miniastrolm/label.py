@@ -13,6 +13,7 @@ are taken over once its lease lapses (at once on its own host, where its process
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
@@ -338,7 +339,7 @@ class _Lease(threading.Thread):
 
 def chunk_size(config: LabelConfig) -> int:
     """Samples claimed at a time: enough to keep every slot busy, few enough for other workers to share."""
-    return max(64, 8 * max(config.concurrency, config.max_concurrency or 0, config.batch_size))
+    return max(256, 16 * max(config.concurrency, config.max_concurrency or 0, config.batch_size))
 
 
 async def _run_claimed(teacher: Teacher, jobs: list[Job], config: LabelConfig, store: Store, batch_id: int,
@@ -349,7 +350,11 @@ async def _run_claimed(teacher: Teacher, jobs: list[Job], config: LabelConfig, s
     by_sample: dict[tuple[str, int], list[Job]] = {}
     for job in jobs:
         by_sample.setdefault((job.paper, job.sample), []).append(job)
-    with tqdm(total=len(by_sample), desc="label", unit=" gen", disable=None if progress else True) as bar:
+    async with contextlib.AsyncExitStack() as finally_:
+        bar = finally_.enter_context(tqdm(total=len(by_sample), desc="label", unit=" gen",
+                                          disable=None if progress else True))
+        if hasattr(teacher, "aclose"):  # the endpoint's client lives across chunks
+            finally_.push_async_callback(teacher.aclose)
         while by_sample:
             claimed, settled = store.claim(batch_id, by_sample, worker, config.lease_seconds, chunk_size(config),
                                            config.max_attempts)

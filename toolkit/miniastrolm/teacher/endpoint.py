@@ -70,15 +70,25 @@ class EndpointTeacher:
                 "HF_HUB_OFFLINE is set, and huggingface_hub then refuses every request, even to your own "
                 f"server at {urlsplit(settings.base_url).netloc}; unset it for `miniastrolm label`")
         self.limit: AdaptiveLimit | None = None  # made inside the event loop, on first use
+        self.client: AsyncInferenceClient | None = None
         self.breaker = Breaker(settings.breaker_failures, settings.breaker_seconds)
 
     def _client(self) -> AsyncInferenceClient:
+        """One client for the whole run (`aclose` ends it): its connections and TLS context are reused across
+        the chunks a worker claims."""
         settings = self.settings
-        if settings.base_url:
-            return AsyncInferenceClient(base_url=settings.base_url, token=self._token,
-                                        timeout=settings.timeout_seconds)
-        return AsyncInferenceClient(model=settings.model, provider=settings.provider, token=self._token,
-                                    timeout=settings.timeout_seconds)
+        if self.client is None:
+            self.client = (
+                AsyncInferenceClient(base_url=settings.base_url, token=self._token,
+                                     timeout=settings.timeout_seconds) if settings.base_url else
+                AsyncInferenceClient(model=settings.model, provider=settings.provider, token=self._token,
+                                     timeout=settings.timeout_seconds))
+        return self.client
+
+    async def aclose(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+            self.client = None
 
     def _limit(self) -> AdaptiveLimit:
         settings = self.settings
@@ -130,26 +140,26 @@ class EndpointTeacher:
         """Yield each job's Result as it finishes; raise BatchPaused (after yielding what was answered) if the
         breaker opened."""
         queue, finished = deque(jobs), asyncio.Queue()
-        async with self._client() as client:
+        client = self._client()
 
-            async def caller() -> None:  # twice the most slots: a caller waiting out a retry holds none
-                while queue and not self.breaker.open:
-                    result = await self._call(client, queue.popleft(), params)
-                    if result is not None:
-                        finished.put_nowait(result)
-                finished.put_nowait(None)
+        async def caller() -> None:  # twice the most slots: a caller waiting out a retry holds none
+            while queue and not self.breaker.open:
+                result = await self._call(client, queue.popleft(), params)
+                if result is not None:
+                    finished.put_nowait(result)
+            finished.put_nowait(None)
 
-            callers = [asyncio.ensure_future(caller()) for _ in range(min(2 * self._limit().maximum, len(jobs)))]
-            try:
-                running = len(callers)
-                while running:
-                    result = await finished.get()
-                    if result is None:
-                        running -= 1
-                    else:
-                        yield result
-            finally:
-                for task in callers:
-                    task.cancel()
+        callers = [asyncio.ensure_future(caller()) for _ in range(min(2 * self._limit().maximum, len(jobs)))]
+        try:
+            running = len(callers)
+            while running:
+                result = await finished.get()
+                if result is None:
+                    running -= 1
+                else:
+                    yield result
+        finally:
+            for task in callers:
+                task.cancel()
         if self.breaker.open:
             raise self.breaker.paused()
