@@ -55,7 +55,7 @@ def store_with_two_teachers(tmp_path_factory):
     ingest(IngestConfig(path=str(SAMPLES), db=db), progress=False)
     local = LabelConfig(db=db, backend="in_process", model="smollm2", prompt="simplify", procedure="sentences",
                         most_sentences=5, samples=2, max_new_tokens=90, temperature=0.3, top_p=0.9,
-                        repetition_penalty=1.1, stop=["\n"], seed=1234)
+                        repetition_penalty=1.1, stop=["\n"], seed=1234, faithful_decoding=True, revision_rounds=2)
     imported = folder / "written.jsonl"
     imported.write_text('{"arxiv_id": "2611.90004", "explanation": "x"}\n', encoding="utf-8")
     writer = LabelConfig(db=db, backend="import", model="reference-writer", input=str(imported), prompt="explain")
@@ -83,7 +83,9 @@ def test_provenance_json_records_teachers_prompts_settings_counts_and_recipes(st
     assert smollm2["revision"] == f"SmolLM2-135M-Instruct.Q4_1.gguf sha256:{SMOLLM2_SHA256}"
     assert imported["revision"].startswith(f"imported file sha256:{sha256(Path(writer.input))[:16]}")
     assert smollm2["procedure"] == {"name": "sentences", "most_sentences": 5, "max_new_words": 0.5,
-                                    "glossary": local.glossary_version()}
+                                    "glossary": local.glossary_version(), "faithful_decoding": True,
+                                    "revision_rounds": 2, "revision_max_new_tokens": 320,
+                                    "revision_prompt": Prompt.load("revise").version}
     assert smollm2["procedures_stored"] == {"sentences": 4} and imported["procedure"] == {"name": "direct"}
     assert smollm2["sampling"] == {"max_new_tokens": 90, "temperature": 0.3, "top_p": 0.9, "seed": 1234,
                                    "repetition_penalty": 1.1, "stop": ["\n"], "samples_per_paper": 2}
@@ -118,6 +120,7 @@ def test_provenance_json_records_teachers_prompts_settings_counts_and_recipes(st
     card = (output / "README.md").read_text()
     assert "## Provenance" in card and "provenance.json" in card
     assert f"| 1 | smollm2 | local | SmolLM2-135M-Instruct.Q4_1.gguf sha256:{SMOLLM2_SHA256} | sentences (" in card
+    assert "faithful_decoding=True, revision_rounds=2" in card  # the dataset card says how it was made
     assert f"| 2 | reference-writer (rows name {BODY_MODEL}) | import |" in card
     assert "| none (written elsewhere, imported) | 2 / 0 / 0 | 2 |" in card
     assert "| passed every validator | 3 |" in card and "| papers in the store | 12 |" in card

@@ -30,8 +30,10 @@ if TYPE_CHECKING:
     from .store import Candidate
 
 FOLDER = "provenance"  # recipes and prompt files, beside data/ in the dataset
-# Keys of a batch's recipe that say how a multi-call procedure made each explanation (label.LabelConfig.identity).
-PROCEDURE_KEYS = ("most_sentences", "max_new_words", "glossary")
+# Keys of a batch's recipe that say how its procedure made each explanation (label.LabelConfig.identity): a
+# multi-call procedure's settings, faithful decoding (true, or why it was skipped) and reader/editor revision.
+PROCEDURE_KEYS = ("most_sentences", "max_new_words", "glossary", "faithful_decoding", "revision_rounds",
+                  "revision_max_new_tokens", "revision_prompt")
 
 
 def teacher_revision(backend: str, model: str, recipe: dict) -> str | None:
