@@ -23,8 +23,6 @@ import orjson
 from ..ingest.records import ARXIV_ID
 from . import BackendSettings, DecodingParams, Job, Result, output_problem
 
-FORMATS = ("explanations", "openai-batch")
-
 
 @dataclass(frozen=True)
 class Imported:
@@ -86,10 +84,11 @@ def from_batch_line(record: object) -> tuple[str, int, Imported]:
     if not isinstance(content, str) or not content.strip():
         raise ValueError("the body has no choices[0].message.content")
     usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-    model = body.get("model")
-    return arxiv_id, sample, Imported(content.strip(), choice.get("finish_reason") or "stop",
-                                      model if isinstance(model, str) else None,
-                                      usage.get("prompt_tokens"), usage.get("completion_tokens"))
+    prompt_tokens, completion_tokens = (usage.get(key) if isinstance(usage.get(key), int) else None
+                                        for key in ("prompt_tokens", "completion_tokens"))
+    model, finish_reason = body.get("model"), choice.get("finish_reason")
+    return arxiv_id, sample, Imported(content.strip(), finish_reason if isinstance(finish_reason, str) else "stop",
+                                      model if isinstance(model, str) else None, prompt_tokens, completion_tokens)
 
 
 def read_explanations(path: str) -> tuple[dict[str, dict[int, Imported]], list[str]]:
