@@ -140,3 +140,17 @@ def test_three_label_processes_split_one_batch(make_store, local_server):
     assert len(server.requests) == 300  # no call made twice
     shares = [int(re.search(r"(\d+) ok,", out + err)[1]) for out, err in outputs]
     assert sum(shares) == 300 and sum(share > 0 for share in shares) >= 2, shares
+
+
+def test_the_cli_says_which_batch_paused_and_how_to_resume(make_store, local_server):
+    db = make_store(12)
+    server = local_server(RandomFaults(rate_503=1.0))
+    env = {key: value for key, value in os.environ.items() if key != "HF_HUB_OFFLINE"}
+    done = subprocess.run([sys.executable, "-m", "miniastrolm.cli", "label", "--db", db, "--backend", "endpoint",
+                           "--model", "fixture", "--base_url", server.url + "/v1", "--token_env", "NO_TOKEN",
+                           "--max_retries", "0", "--breaker_failures", "3", "--breaker_seconds", "0"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    said = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode == 75 and "Traceback" not in said, said
+    assert re.search(r"batch 1 paused: \d+ calls in a row failed", said) and "HTTP 503" in said
+    assert "Run the same command again to resume" in said

@@ -420,17 +420,26 @@ def label(ctx: typer.Context) -> None:
     from .label import label as run_label
 
     config = _config(LabelConfig, ctx, label.__doc__ + " Re-running the same recipe continues its batch: "
-                     "successes are never regenerated, failures are retried up to max_attempts.")
+                     "successes are never regenerated, failures are retried up to max_attempts. Several runs of "
+                     "the same recipe on one store share its batch (each claims samples under a lease), so N "
+                     "processes split the work and no call is made twice.")
     with _stage_errors():
         report = run_label(config)
     console.print(f"batch {report.batch_id}: {report.ok} ok, {report.failed} failed, {report.skipped} skipped "
-                  f"before a call, {report.already_done} already done; {report.completion_tokens:,} tokens "
-                  f"generated. See `miniastrolm db stats --db {config.db}`.")
+                  f"before a call, {report.already_done} already done"
+                  + (f", {report.done_elsewhere} done by other workers" if report.done_elsewhere else "")
+                  + f"; {report.completion_tokens:,} tokens generated. See `miniastrolm db stats --db {config.db}`.")
     for problem in report.input_problems:
         console.print(f"[yellow]skipped input line:[/yellow] {problem}")
     if report.interrupted:
         console.print("interrupted: run the same command again to continue where it stopped")
         raise typer.Exit(130)
+    if report.paused:
+        console.print(f"[red]batch {report.batch_id} paused:[/red] {report.paused}. The endpoint kept failing, so "
+                      f"no more calls were made; {report.remaining} samples are still to do and nothing was lost. "
+                      "Run the same command again to resume once the endpoint answers (breaker_failures and "
+                      "breaker_seconds set when to pause).")
+        raise typer.Exit(75)  # EX_TEMPFAIL: try again later
 
 
 if __name__ == "__main__":
