@@ -3,6 +3,8 @@
     python ratings/generate_outputs.py --papers 70 --setup baseline=recipes/label/explain-direct.yaml \
         --setup retell=recipes/label/retell.yaml:--samples=1
     python ratings/generate_outputs.py --papers 40 --student runs/quickstart/student
+    python ratings/generate_outputs.py --papers 70 --drafts sentences-faithful \
+        --setup sentences-faithful-revised=recipes/label/sentences.yaml:--faithful_decoding=true:--revision_rounds=2
 
 Each teacher setup is a label recipe (plus overrides) run on the same papers of the dev corpus
 (../shared/data, ingested into runs/rated/store.db; the first N in the labeller's balanced order); resumable,
@@ -27,17 +29,38 @@ from miniastrolm.store import Store
 DEV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "astro-ph-dev.jsonl"
 
 
-def run_teacher(name: str, recipe: str, overrides: list[str], db: str, papers: int, out: Path) -> list[str]:
+def run_teacher(name: str, recipe: str, overrides: list[str], db: str, papers: int, out: Path,
+                drafts: str | None = None) -> list[str]:
+    """Label the papers with one setup; with revision, `completion_tokens` counts every round of an explanation,
+    and `drafts` names a second setup written from the first drafts (round 0): exactly what the same recipe
+    without revision writes, since revision only adds rounds after them."""
     config = parse_config(LabelConfig, ["--config", recipe, "--db", db, "--limit", str(papers),
                                         "--skip_labelled_elsewhere", "false", *overrides], prog=name)
     report = label(config)
     with Store(db) as store:
         rows = store.batch_outputs(report.batch_id)
         chosen = [paper.arxiv_id for paper in select_papers(store, config, report.batch_id)]  # balanced order
+        rounds = dict(store.db.execute("SELECT id, round FROM generations WHERE batch = ?", (report.batch_id,)))
+        parents = dict(store.db.execute("SELECT id, parent FROM generations WHERE batch = ? AND parent IS NOT NULL",
+                                        (report.batch_id,)))
+    tokens = {row["generation"]: row["completion_tokens"] or 0 for row in rows}
+
+    def chain_tokens(generation: int) -> int:
+        return tokens[generation] + (chain_tokens(parents[generation]) if generation in parents else 0)
+
     with open(out / f"{name}.jsonl", "wb") as file:
         for row in rows:
             if row["status"] == "ok" and row["arxiv_id"] in chosen:
+                row["completion_tokens"] = chain_tokens(row["generation"])
                 file.write(orjson.dumps({"source": name, "explanation": row.pop("output"), **row}) + b"\n")
+    if drafts:
+        with open(out / f"{drafts}.jsonl", "wb") as file:
+            for row in rows:
+                sent_back = row["status"] == "failed" and (row["error"] or "").startswith("sent back for revision")
+                if (row["status"] == "ok" or sent_back) and rounds[row["generation"]] == 0 \
+                        and row["arxiv_id"] in chosen:
+                    row = {**row, "status": "ok", "error": None, "completion_tokens": tokens[row["generation"]]}
+                    file.write(orjson.dumps({"source": drafts, "explanation": row.pop("output"), **row}) + b"\n")
     return chosen
 
 
@@ -68,6 +91,7 @@ def main() -> None:
     parser.add_argument("--papers", type=int, default=70, help="dev papers, balanced over sub-categories")
     parser.add_argument("--setup", action="append", default=[],
                         help="name=recipe.yaml[:--key=value:...] a teacher setup (label recipe + overrides)")
+    parser.add_argument("--drafts", help="with one revising --setup: also write this setup from its first drafts")
     parser.add_argument("--student", help="a trained student folder to explain the same papers")
     parser.add_argument("--workdir", default="runs/rated")
     parser.add_argument("--dev", default=str(DEV), help="the dev corpus (Kaggle-schema JSONL)")
@@ -80,7 +104,7 @@ def main() -> None:
         name, spec = setup.split("=", 1)
         recipe, *overrides = spec.split(":")
         overrides = [part for override in overrides for part in override.split("=", 1)]
-        print(f"{name}: {len(run_teacher(name, recipe, overrides, db, args.papers, out))} papers -> "
+        print(f"{name}: {len(run_teacher(name, recipe, overrides, db, args.papers, out, args.drafts))} papers -> "
               f"{out / name}.jsonl", flush=True)
     if args.student:
         with Store(db) as store:  # the papers every teacher setup labels: the labeller's balanced order

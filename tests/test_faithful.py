@@ -101,3 +101,9 @@ def test_label_with_faithful_decoding_and_revision_stores_every_round(tmp_path):
     assert draft_status == "failed" and error.startswith("sent back for revision: it is too short")
     assert (attempt, round_, parent) == (2, 1, draft_id) and report.ok + report.failed == 1
     assert status == "ok" or output is None
+
+
+def test_endpoint_and_import_skip_faithful_decoding_and_the_batch_record_says_so():
+    identity = LabelConfig(backend="endpoint", model="m", faithful_decoding=True).identity("explain@x")
+    assert identity["faithful_decoding"].startswith("skipped: the endpoint backend")
+    assert "faithful_decoding" not in LabelConfig().identity("explain@x")  # off: old batch names hold
