@@ -232,8 +232,9 @@ def explain(
     db: str = typer.Option(DEFAULT_DB, help="store to look arXiv ids up in first"),
     arxiv_api_url: str = typer.Option("https://export.arxiv.org/api/query", hidden=True),
     as_json: bool = typer.Option(False, "--json", help="print the result (explanation, verdicts, metadata) as JSON"),
-    engine: str = typer.Option("transformers", help="transformers (the reference pipeline) or ctranslate2 "
-                               "(int8, ~2x faster on CPU; converted once, cached beside the model)"),
+    engine: str = typer.Option("transformers", help="transformers (the reference pipeline, fp32), llama.cpp "
+                               "(GGUF f16, the fast CPU path) or ctranslate2 (int8); a fast path converts the "
+                               "model once and caches it beside the model"),
 ) -> None:
     """Explain an abstract with the student; every explanation is checked by the filter's validators."""
     import json
@@ -281,7 +282,8 @@ def serve(
     max_queue: int = typer.Option(32, min=1, help="requests waiting for the worker; more get HTTP 503 + Retry-After"),
     max_batch: int = typer.Option(8, min=1, help="waiting requests generated together in one batch"),
     db: str = typer.Option(DEFAULT_DB, help="store to look arXiv ids up in first"),
-    engine: str = typer.Option("transformers", help="transformers (reference) or ctranslate2 (int8, faster)"),
+    engine: str = typer.Option("transformers", help="transformers (reference), llama.cpp (GGUF f16, the fast "
+                               "CPU path) or ctranslate2 (int8)"),
 ) -> None:
     """Serve the student: JSON API (POST /explain, /explain/stream), OpenAI-compatible POST /v1/chat/completions,
     GET /health, /metrics, /docs and a web page at /."""
@@ -296,6 +298,25 @@ def serve(
                   "GET /docs)")
     uvicorn.run(create_app(explainer, max_request_bytes=max_request_bytes, timeout_seconds=timeout_seconds,
                            max_queue=max_queue, max_batch=max_batch), host=host, port=port, log_level="info")
+
+
+@app.command()
+def convert(
+    model: str = typer.Option("runs/quickstart/student", help="student: a model folder (as `train` writes it) or "
+                              "Hub id"),
+    outtype: str = typer.Option("f16", help="f16 or q8_0 (llama.cpp's converter), f32, or q4_0 / q4_k_m "
+                                "(llama.cpp's quantizer on the f16 file)"),
+    output: str = typer.Option(None, help="the .gguf file to write (default: <model>/gguf/<name>-<outtype>.gguf)"),
+    force: bool = typer.Option(False, "--force", help="write it again even if the file exists"),
+) -> None:
+    """Convert a student to GGUF with llama.cpp's own converter, for llama.cpp, Ollama and `--engine llama.cpp`."""
+    from .gguf_export import ConversionError
+    from .gguf_export import convert as to_gguf
+
+    with _stage_errors(errors=(ConversionError, OSError)):
+        path = to_gguf(model, outtype, output, force=force)
+    console.print(f"GGUF {outtype}: {path} ({path.stat().st_size / 1e6:,.1f} MB)")
+    print(path)
 
 
 @app.command()

@@ -34,6 +34,11 @@ INTRO = ("Paste an astro-ph abstract (or give an arXiv id) and a small model exp
          "paper.")
 
 
+# The student's engines: the reference and the converted fast paths (converted once, cached beside the model).
+ENGINES = {"transformers": "the reference pipeline, fp32", "llama.cpp": "GGUF f16, the fast CPU path",
+           "ctranslate2": "int8"}
+
+
 class InputError(ValueError):
     """Input a user can fix; the message says what is wrong with it."""
 
@@ -116,16 +121,22 @@ class ExplainPipeline:
         import torch
         from transformers import AutoTokenizer, GenerationConfig, pipeline
 
-        if engine not in ("transformers", "ctranslate2"):
-            raise ValueError(f"engine {engine!r}: choose transformers (the reference) or ctranslate2 (fast, int8)")
+        if engine not in ENGINES:
+            choices = ", ".join(f"{name} ({what})" for name, what in ENGINES.items())
+            raise ValueError(f"engine {engine!r}: choose {choices}")
         self.model, self.engine = model, engine
         self.pipe = self.fast = None
-        if engine == "ctranslate2":  # the transformers weights are not loaded: only the int8 copy runs
-            from .ctranslate2_engine import CTranslate2Student
-
+        if engine != "transformers":  # the transformers weights are not loaded: only the converted copy runs
             self.tokenizer = AutoTokenizer.from_pretrained(model)
             generation_config = GenerationConfig.from_pretrained(model)
-            self.fast = CTranslate2Student(model, self.tokenizer, generation_config)
+            if engine == "llama.cpp":
+                from .llamacpp_engine import LlamaCppStudent
+
+                self.fast = LlamaCppStudent(model, self.tokenizer, generation_config)
+            else:
+                from .ctranslate2_engine import CTranslate2Student
+
+                self.fast = CTranslate2Student(model, self.tokenizer, generation_config)
         else:
             self.pipe = pipeline("text-generation", model=model, dtype=torch.float32)
             self.tokenizer, generation_config = self.pipe.tokenizer, self.pipe.model.generation_config
