@@ -29,6 +29,11 @@ def test_quickstart_builds_every_artefact_and_reuses_them(tmp_path):
         assert db.execute("SELECT count(*) FROM generations WHERE status = 'ok'").fetchone()[0] >= 12
         assert db.execute("SELECT count(DISTINCT generation) FROM verdicts").fetchone()[0] >= 12
     dataset = load_dataset(str(work / "dataset"))
+    uploaded = json.loads((work / "dataset" / "provenance.json").read_text())["recipes"]  # beside the data
+    assert set(uploaded) == {"provenance/ingest/kaggle.yaml", "provenance/label/quickstart.yaml",
+                             "provenance/label/quickstart-reference.yaml", "provenance/filter/default.yaml",
+                             "provenance/export/quickstart.yaml", "provenance/qs/pipeline.yaml"}
+    assert all((work / "dataset" / name).is_file() for name in uploaded)
     assert dataset["train"].num_rows >= 1 and dataset["train"][0]["completion"][0]["role"] == "assistant"
     explain = pipeline("text-generation", model=str(work / "student"))
     reply = explain([{"role": "user", "content": dataset["train"][0]["prompt"][0]["content"]}], max_new_tokens=20)
