@@ -99,26 +99,21 @@ def test_similarity_is_the_cosine_of_the_minilm_embeddings():
     assert metric.compute(predictions=[abstract], references=[abstract])["similarity"] == pytest.approx(1.0, abs=1e-5)
 
 
-REFRESH = ("python -c \"from pathlib import Path; from miniastrolm.metric_space import refresh; "
-           "[refresh(p) for p in Path('metrics').iterdir()]\"")
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_each_module_folder_has_what_a_metric_space_needs(name):
-    from importlib import metadata
-
+    """Staging (`miniastrolm metric-space`) brings requirements.txt and sdk_version up to setup.cfg and the
+    installed Gradio; the committed files only have to be a consistent Space."""
     import yaml
-
-    from miniastrolm.space import space_requirements
+    from packaging.requirements import Requirement
 
     folder = METRICS / name
     settings = yaml.safe_load((folder / "README.md").read_text(encoding="utf-8").split("---")[1])
     assert (settings["sdk"], settings["app_file"], settings["title"]) == ("gradio", "app.py", name)
     assert {"evaluate", "metric"} <= set(settings["tags"]) and settings["description"]
-    requirements = (folder / "requirements.txt").read_text(encoding="utf-8").splitlines()
-    behind = f"{folder} is behind this checkout's requirements or Gradio; run {REFRESH}"
-    assert requirements == space_requirements(), behind
-    assert settings["sdk_version"] == metadata.version("gradio"), behind
+    requirements = {Requirement(line).name: str(Requirement(line).specifier)
+                    for line in (folder / "requirements.txt").read_text(encoding="utf-8").splitlines()}
+    assert {"evaluate", "datasets", "torch"} <= set(requirements)
+    assert requirements["gradio"] == f"=={settings['sdk_version']}"
     assert f'evaluate.load(str(HERE / "{name}.py"))' in (folder / "app.py").read_text(encoding="utf-8")
 
 
@@ -130,6 +125,7 @@ def test_the_app_computes_through_the_module_and_the_staged_space_runs_its_own_p
     import sys
 
     from miniastrolm.metric_space import write_metric_space
+    from miniastrolm.space import space_requirements
 
     staged = tmp_path / "space"
     done = subprocess.run([sys.executable, "-m", "miniastrolm.cli", "metric-space", str(METRICS / "astro_readability"),
@@ -137,6 +133,7 @@ def test_the_app_computes_through_the_module_and_the_staged_space_runs_its_own_p
     assert done.returncode == 0, done.stderr
     assert sorted(path.name for path in staged.iterdir() if path.is_file()) == [
         "README.md", "app.py", "astro_readability.py", "requirements.txt"]
+    assert (staged / "requirements.txt").read_text().splitlines() == space_requirements()  # current, not committed
     probe = ("import json, runpy, miniastrolm; app = runpy.run_path('app.py', run_name='space'); "
              "print(json.dumps([miniastrolm.__file__, app['demo'].fn([['The cat sat on the mat.'], ['', '']], True)]))")
     ran = subprocess.run([sys.executable, "-c", probe], cwd=staged, capture_output=True, text=True,

@@ -44,7 +44,7 @@ def widget(module, card: Path):
 
 def refresh(folder: Path) -> None:
     """Bring a metric folder's requirements.txt and card sdk_version up to this checkout's requirements and Gradio
-    (tests/test_metrics.py says when they are behind)."""
+    (staging does it to the staged copy, so a pushed Space never lags setup.cfg)."""
     (folder / "requirements.txt").write_text("\n".join(space_requirements()) + "\n", encoding="utf-8")
     card = folder / "README.md"
     card.write_text(re.sub(r"(?m)^sdk_version: .*$", f"sdk_version: {metadata.version('gradio')}",
@@ -52,8 +52,8 @@ def refresh(folder: Path) -> None:
 
 
 def write_metric_space(folder: Path, output: Path) -> Path:
-    """The Space repo for the metric in `folder`: its module script, card, app.py and requirements.txt, and a copy
-    of this package. A folder missing one of them is an error naming it."""
+    """The Space repo for the metric in `folder`: its module script, card, app.py and requirements.txt (brought up
+    to date), and a copy of this package. A folder missing one of them is an error naming it."""
     script = folder / f"{folder.name}.py"
     missing = [path.name for path in (script, *(folder / name for name in SPACE_FILES)) if not path.is_file()]
     if missing:
@@ -61,5 +61,6 @@ def write_metric_space(folder: Path, output: Path) -> Path:
     output.mkdir(parents=True, exist_ok=True)
     for path in (script, *(folder / name for name in SPACE_FILES)):
         shutil.copyfile(path, output / path.name)
+    refresh(output)
     copy_package(output)
     return output
