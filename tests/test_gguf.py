@@ -72,10 +72,9 @@ def test_llama_cpp_engine_greedy_matches_the_pipeline_token_for_token(student, r
     assert fast.explain(ABSTRACT, best_of=3).candidates == 3  # sampled candidates run on it too
 
 
-def test_q8_0_engine_gives_the_taught_text_on_the_trained_student(student):
+def test_q8_0_engine_gives_the_taught_text_on_the_trained_student(student, reference):
     from miniastrolm.llamacpp_engine import LlamaCppStudent
 
-    reference = ExplainPipeline(student, check=False)
     q8 = LlamaCppStudent(student, reference.tokenizer, reference.pipe.model.generation_config, "q8_0")
     assert q8.generate([a for a, _ in PAIRS[:3]], 64) == [[taught] for _, taught in PAIRS[:3]]
 
