@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from functools import cached_property
 from pathlib import Path
 
@@ -100,24 +100,18 @@ class LlamaCppEngine:
 
         self.engine = LlamaBatchedEngine(gguf, max_sequences=settings.batch_size)
 
-    def prompt_length(self, job: Job) -> int:
-        return len(self.engine.prompt_tokens(job.messages))
-
-    def generate_batch(self, jobs: list[Job], params: DecodingParams) -> list[Result]:
+    def results(self, jobs: list[Job], params: DecodingParams) -> Iterator[Result]:
+        """Every job through one continuous batch (llama_batched.py), each result as its sequence ends; its
+        latency is its own, from its first decode call to its end."""
         prompts = [self.engine.prompt_tokens(job.messages) for job in jobs]
-        started = time.perf_counter()
         vocabulary = self.engine.faithful_vocabulary if any(job.faithful_to is not None for job in jobs) else None
         banned = [vocabulary.constraint(job.faithful_to) if vocabulary and job.faithful_to is not None else []
                   for job in jobs]
-        outputs = self.engine.generate(prompts, params, [job.seed for job in jobs], banned)
-        latency_ms = (time.perf_counter() - started) * 1000
-        results = []
-        for job, out in zip(jobs, outputs, strict=True):
+        for index, out in self.engine.stream(prompts, params, [job.seed for job in jobs], banned):
             text = self.engine.text(out.tokens).strip()
-            results.append(Result(job, output=text, finish_reason=out.finish_reason, prompt_tokens=out.prompt_tokens,
-                                  completion_tokens=len(out.tokens),  # no end token, as llama.cpp counts
-                                  latency_ms=latency_ms, error=output_problem(text, out.finish_reason)))
-        return results
+            yield Result(jobs[index], output=text, finish_reason=out.finish_reason, prompt_tokens=out.prompt_tokens,
+                         completion_tokens=len(out.tokens),  # no end token, as llama.cpp counts
+                         latency_ms=out.seconds * 1000, error=output_problem(text, out.finish_reason))
 
 
 class InProcessTeacher:
@@ -132,7 +126,13 @@ class InProcessTeacher:
         self.engine = LlamaCppEngine(gguf, settings) if gguf else TransformersEngine(settings)
 
     async def results(self, jobs: list[Job], params: DecodingParams) -> AsyncIterator[Result]:
-        """Batches of similar prompt length (less padding, similar finish times), generated off the event loop."""
+        """llama.cpp: one continuous batch in the jobs' order; transformers: batches of similar prompt length (less
+        padding, similar finish times). Generated off the event loop."""
+        if isinstance(self.engine, LlamaCppEngine):
+            results, done = self.engine.results(jobs, params), object()
+            while (result := await asyncio.to_thread(next, results, done)) is not done:
+                yield result
+            return
         ordered = sorted(jobs, key=self.engine.prompt_length)
         size = self.settings.batch_size
         for start in range(0, len(ordered), size):

@@ -1,6 +1,9 @@
-"""A llama.cpp engine that generates for many prompts at once: their prompts are packed into shared
-`llama_decode` calls, then every live sequence advances one token per call. Decoding a small model on a CPU is
-bound by reading the weights, so B sequences per step cost little more than one (bench_label.py measures it).
+"""A llama.cpp engine that generates for many prompts at once: up to max_sequences slots (a KV stream each) advance
+one token per shared `llama_decode` call. Decoding a small model on a CPU is bound by reading the weights, so B
+sequences per step cost little more than one (bench_label.py measures it). Two things keep the slots busy on
+real work: a slot whose sequence ends takes the next prompt in the next call (continuous batching), and a prompt
+evaluates only the tokens past the prefix it shares with what a slot's cache holds (a procedure's instructions and
+few-shot turns come first and are evaluated once, then copied into the other slots).
 
 llama-cpp-python's high-level `Llama` serves one sequence at a time; this uses its `_internals` wrappers
 (model, context, batch, sampler chain) with `n_seq_max` set, and the GGUF's own chat template rendered by the
@@ -10,8 +13,10 @@ same Jinja2 formatter `Llama.create_chat_completion` uses, so prompts are identi
 from __future__ import annotations
 
 import ctypes
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -26,6 +31,7 @@ from .faithful import TAIL_TOKENS, Constraint, Vocabulary
 PREFILL_CHUNK = 512
 REPETITION_WINDOW = 64  # llama.cpp's default penalty_last_n
 STOP_LOOKBACK = 8  # tokens decoded to look for a stop string after each new token
+COPY_GAIN = 32  # prompt tokens another slot's cache must add before it is copied: the copy is a whole KV stream
 
 
 @dataclass
@@ -33,6 +39,19 @@ class Generated:
     tokens: list[int]
     finish_reason: str  # "stop" (end-of-generation token) or "length"
     prompt_tokens: int
+    seconds: float  # from the prompt's first decode call to its end
+
+
+@dataclass
+class _Sequence:
+    """A prompt being decoded in a slot."""
+
+    index: int
+    prompt: list[int]
+    sampler: _internals.LlamaSampler
+    tokens: list[int] = field(default_factory=list)
+    finish: str | None = None
+    started: float = field(default_factory=time.perf_counter)
 
 
 class _NumberRule:
@@ -82,6 +101,7 @@ class LlamaBatchedEngine:
         self.max_sequences = max_sequences
         with suppress_stdout_stderr(disable=False):  # llama.cpp logs its whole load to stderr
             self._load(gguf, context_per_sequence, threads)
+        self._cached: list[list[int]] = [[] for _ in range(max_sequences)]  # the tokens in each slot's KV cache
 
     def _load(self, gguf: str | Path, context_per_sequence: int, threads: int) -> None:
         max_sequences = self.max_sequences
@@ -145,43 +165,105 @@ class LlamaBatchedEngine:
             batch.seq_id[i][0], batch.logits[i] = sequence, logits
         self.context.decode(self.batch)
 
+    def _shared(self, slot: int, prompt: list[int]) -> int:
+        """Leading tokens of `prompt` the slot's cache holds, all but its last at most (whose logits are needed)."""
+        return min(_common(self._cached[slot], prompt), len(prompt) - 1)
+
+    def _reuse(self, slot: int, prompt: list[int]) -> int:
+        """Keep the slot's cache of the prompt's leading tokens, after copying in another slot's cache where that
+        one holds COPY_GAIN more of them; the number of prompt tokens left to skip."""
+        kept = self._shared(slot, prompt)
+        source = max(range(self.max_sequences), key=lambda other: self._shared(other, prompt))
+        if self._shared(source, prompt) >= kept + COPY_GAIN:
+            self.context.kv_cache_seq_cp(source, slot, -1, -1)  # across KV streams llama.cpp copies a whole stream
+            self._cached[slot] = list(self._cached[source])
+            kept = self._shared(slot, prompt)
+        self.context.kv_cache_seq_rm(slot, kept, -1)
+        del self._cached[slot][kept:]
+        return kept
+
+    def _share_prefix(self, prompts: list[list[int]]) -> None:
+        """Evaluate the prompts' common prefix (a procedure's instructions and few-shot turns) once, in one slot,
+        so that the other slots copy it instead of evaluating it again."""
+        if len(prompts) < 2:
+            return
+        length = min(map(len, prompts)) - 1
+        for prompt in prompts[1:]:
+            length = min(length, _common(prompts[0], prompt))
+        common = prompts[0][:length]
+        slot = max(range(self.max_sequences), key=lambda other: _common(self._cached[other], common))
+        kept = _common(self._cached[slot], common)
+        if length - kept < COPY_GAIN:
+            return
+        self.context.kv_cache_seq_rm(slot, kept, -1)
+        entries = [(slot, token, position, False) for position, token in enumerate(common[kept:], kept)]
+        for start in range(0, len(entries), PREFILL_CHUNK):
+            self._decode(entries[start:start + PREFILL_CHUNK])
+        self._cached[slot] = common
+
+    def _take(self, sequence: _Sequence, index: int, params: DecodingParams) -> None:
+        token = sequence.sampler.sample(self.context, index)  # the sampler chain also accepts it
+        if C.llama_vocab_is_eog(self.vocab, token):
+            sequence.finish = "stop"
+            return
+        tokens = sequence.tokens
+        tokens.append(token)
+        if params.stop and params.cut_at_stop(self.text(tokens[-STOP_LOOKBACK:]))[1]:
+            while params.cut_at_stop(self.text(tokens))[1]:
+                tokens.pop()
+            sequence.finish = "stop"
+        elif len(tokens) >= params.max_new_tokens:
+            sequence.finish = "length"
+
+    def stream(self, prompts: list[list[int]], params: DecodingParams, seeds: list[int],
+               banned: list[list[int]] | None = None) -> Iterator[tuple[int, Generated]]:
+        """(prompt index, its tokens) as each sequence ends: at an end-of-generation token ("stop"), a stop string
+        ("stop", the tokens from the one holding the stop string on are dropped) or `params.max_new_tokens`
+        ("length"). Up to max_sequences decode together; an ended sequence's slot takes the next prompt in the
+        next decode call (continuous batching), keeping the cache of the leading tokens the prompts share."""
+        pending = deque(range(len(prompts)))
+        live: dict[int, _Sequence] = {}
+        self._share_prefix(prompts)
+        while pending or live:
+            entries = []
+            for slot in range(self.max_sequences):  # by slot: llama.cpp splits a multi-stream batch by sequence
+                if slot in live:
+                    entries.append((slot, live[slot].tokens[-1], len(self._cached[slot]), True))
+                elif pending:
+                    index = pending.popleft()
+                    prompt = prompts[index]
+                    live[slot] = _Sequence(index, prompt, self._sampler(params, seeds[index],
+                                                                        banned[index] if banned else ()))
+                    kept = self._reuse(slot, prompt)
+                    entries += [(slot, token, position, position == len(prompt) - 1)
+                                for position, token in enumerate(prompt[kept:], kept)]
+            for start in range(0, len(entries), PREFILL_CHUNK):  # logits live until the next decode: sample now
+                chunk = entries[start:start + PREFILL_CHUNK]
+                self._decode(chunk)
+                for index, (slot, _, _, logits) in enumerate(chunk):
+                    if logits:
+                        self._take(live[slot], index, params)
+            for slot, token, _, _ in entries:  # only now: a copy made above reads the cache as it was before
+                self._cached[slot].append(token)
+            for slot in [slot for slot, sequence in live.items() if sequence.finish]:
+                sequence = live.pop(slot)
+                yield sequence.index, Generated(sequence.tokens, sequence.finish, len(sequence.prompt),
+                                                time.perf_counter() - sequence.started)
+
     def generate(self, prompts: list[list[int]], params: DecodingParams, seeds: list[int],
                  banned: list[list[int]] | None = None) -> list[Generated]:
-        """Tokens per prompt; a sequence ends at an end-of-generation token ("stop"), a stop string ("stop", the
-        tokens from the one holding the stop string on are dropped) or `params.max_new_tokens` ("length")."""
-        if len(prompts) > self.max_sequences:
-            raise ValueError(f"{len(prompts)} prompts, more than max_sequences={self.max_sequences}")
-        self.context.kv_cache_clear()
-        samplers = [self._sampler(params, seed, banned[s] if banned else ()) for s, seed in enumerate(seeds)]
-        generated: list[list[int]] = [[] for _ in prompts]
-        finish: list[str | None] = [None] * len(prompts)
-        position = [len(prompt) for prompt in prompts]
+        """`stream`'s results in prompt order."""
+        results: list[Generated] = [None] * len(prompts)  # type: ignore[list-item]
+        for index, result in self.stream(prompts, params, seeds, banned):
+            results[index] = result
+        return results
 
-        def take(sequence: int, index: int) -> None:
-            token = samplers[sequence].sample(self.context, index)  # the sampler chain also accepts it
-            if C.llama_vocab_is_eog(self.vocab, token):
-                finish[sequence] = "stop"
-                return
-            generated[sequence].append(token)
-            if params.stop and params.cut_at_stop(self.text(generated[sequence][-STOP_LOOKBACK:]))[1]:
-                while params.cut_at_stop(self.text(generated[sequence]))[1]:
-                    generated[sequence].pop()
-                finish[sequence] = "stop"
-            elif len(generated[sequence]) >= params.max_new_tokens:
-                finish[sequence] = "length"
 
-        entries = [(s, token, i, i == len(prompt) - 1) for s, prompt in enumerate(prompts)
-                   for i, token in enumerate(prompt)]
-        for start in range(0, len(entries), PREFILL_CHUNK):  # logits live until the next decode: sample now
-            chunk = entries[start:start + PREFILL_CHUNK]
-            self._decode(chunk)
-            for index, (sequence, _, _, last) in enumerate(chunk):
-                if last:
-                    take(sequence, index)
-        while live := [s for s in range(len(prompts)) if finish[s] is None]:
-            self._decode([(s, generated[s][-1], position[s], True) for s in live])
-            for index, sequence in enumerate(live):
-                position[sequence] += 1
-                take(sequence, index)
-        return [Generated(tokens, reason, len(prompt))
-                for tokens, reason, prompt in zip(generated, finish, prompts, strict=True)]
+def _common(a: list[int], b: list[int]) -> int:
+    """Length of the common prefix of two token lists."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
