@@ -22,6 +22,7 @@ from pathlib import Path
 
 from llama_cpp import _internals
 from llama_cpp import llama_cpp as C
+from llama_cpp._logger import set_verbose
 from llama_cpp._utils import suppress_stdout_stderr
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
@@ -99,6 +100,7 @@ class LlamaBatchedEngine:
     def __init__(self, gguf: str | Path, max_sequences: int = 16, context_per_sequence: int = 2048,
                  threads: int = 2):
         self.max_sequences = max_sequences
+        set_verbose(False)  # llama.cpp's errors only, as Llama(verbose=False): no debug line per KV stream copy
         with suppress_stdout_stderr(disable=False):  # llama.cpp logs its whole load to stderr
             self._load(gguf, context_per_sequence, threads)
         self._cached: list[list[int]] = [[] for _ in range(max_sequences)]  # the tokens in each slot's KV cache
