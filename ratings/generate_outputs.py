@@ -51,7 +51,7 @@ def run_teacher(name: str, recipe: str, overrides: list[str], db: str, papers: i
     with open(out / f"{name}.jsonl", "wb") as file:
         for row in rows:
             if row["status"] == "ok" and row["arxiv_id"] in chosen:
-                row["completion_tokens"] = chain_tokens(row["generation"])
+                row = {**row, "completion_tokens": chain_tokens(row["generation"])}  # rows stay whole for drafts
                 file.write(orjson.dumps({"source": name, "explanation": row.pop("output"), **row}) + b"\n")
     if drafts:
         with open(out / f"{drafts}.jsonl", "wb") as file:
