@@ -44,6 +44,7 @@ from llama_server import llama_cpp_server  # noqa: E402 - the test helper, found
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CORPUS = ROOT / ".." / "shared" / "data" / "astro-ph-dev.jsonl"
 DEFAULT_RECIPE = ROOT / "recipes" / "label" / "quickstart.yaml"
+WARM_UP = [{"role": "user", "content": "Hello"}]  # one untimed token per engine first: weights paged in, threads up
 
 
 def recipe_jobs(config: LabelConfig, corpus: Path, papers: int) -> list[Job]:
@@ -63,6 +64,7 @@ def llama_cpp_baseline(jobs: list[Job], params: DecodingParams) -> tuple[int, fl
     from llama_cpp import Llama
 
     llm = Llama(model_path=str(smollm2_gguf()), n_ctx=4096, n_threads=2, n_threads_batch=2, verbose=False)
+    llm.create_chat_completion(WARM_UP, max_tokens=1)
     start, tokens, prompts = time.perf_counter(), 0, []
     for job in jobs:
         out = llm.create_chat_completion(job.messages, max_tokens=params.max_new_tokens, temperature=0.0,
@@ -112,6 +114,8 @@ def main() -> dict:
     tokens, seconds, prompt_tokens = llama_cpp_baseline(jobs, params)
     rows = [("(a) llama.cpp in process, 1 at a time (baseline)", tokens, seconds)]
     in_process = InProcessTeacher(settings)
+    engine = in_process.engine.engine
+    engine.generate([engine.prompt_tokens(WARM_UP)], replace(params, max_new_tokens=1), [0])
     prefix = shared_prefix(in_process, jobs)
     rows.append((f"(b) in_process backend as shipped (llama.cpp, {settings.batch_size} sequences)",
                  *timed(in_process, jobs, params)))
