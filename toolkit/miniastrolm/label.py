@@ -122,7 +122,7 @@ class LabelConfig:
     backoff_seconds: float = field(default=1.0, metadata={"help": "endpoint: first backoff (doubles, jittered)"})
     batch_size: int = field(default=16, metadata={"help": "in_process: prompts generated together (bench_label.py)"})
     dtype: Literal["auto", "float32", "bfloat16"] = field(
-        default="auto", metadata={"help": "in_process, transformers engine: auto = bf16 only with AMX/AVX512-BF16"})
+        default="auto", metadata={"help": "in_process, transformers engine: auto = bf16 only with AMX, else fp32"})
     engine: Literal["auto", "llama_cpp", "transformers"] = field(
         default="auto", metadata={
             "help": "in_process: auto = llama.cpp (batched) for a GGUF, transformers for a folder"})

