@@ -278,10 +278,10 @@ def test_review_verb_without_a_store_says_so(tmp_path):
 @pytest.mark.slow
 def test_a_reviewer_works_through_the_page_by_keyboard_and_the_export_follows(browser, store_path,  # noqa: F811
                                                                               tmp_path):
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     db, ids = store_path
@@ -301,7 +301,15 @@ def test_a_reviewer_works_through_the_page_by_keyboard_and_the_export_follows(br
         """Click a link or submit button and wait until the next page has replaced this one and finished loading."""
         page = browser.find_element(By.TAG_NAME, "html")
         element.click()
-        WebDriverWait(browser, 30).until(expected_conditions.staleness_of(page))
+
+        def replaced(_) -> bool:  # Chrome may also answer "Node ... does not belong to the document" mid-navigation
+            try:
+                page.is_enabled()
+                return False
+            except WebDriverException:  # StaleElementReferenceException is one
+                return True
+
+        WebDriverWait(browser, 30).until(replaced)
         WebDriverWait(browser, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
     def current() -> str:
