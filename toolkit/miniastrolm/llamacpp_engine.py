@@ -22,7 +22,6 @@ from .student_format import prompt_ids
 
 MAX_SEQUENCES = 16  # rows per llama_decode (serve's --max-batch defaults to 8, explain's --best-of goes to 16)
 CONTEXT_PER_SEQUENCE = 2048
-PREFILL_CHUNK = 512
 
 
 class _Row:
@@ -62,6 +61,8 @@ class LlamaCppStudent:
         from llama_cpp import _internals
         from llama_cpp import llama_cpp as C
         from llama_cpp._utils import suppress_stdout_stderr
+
+        from .teacher.llama_batched import PREFILL_CHUNK
 
         self.gguf = convert(model, outtype)
         self.tokenizer, self.C = tokenizer, C
@@ -104,19 +105,11 @@ class LlamaCppStudent:
             logits[banned] = -np.inf
         return logits
 
-    def _decode(self, entries: list[tuple[int, int, int, bool]]) -> None:
-        """entries: (sequence, token, position, wants logits)."""
-        batch = self.batch.batch
-        batch.n_tokens = len(entries)
-        for i, (sequence, token, position, logits) in enumerate(entries):
-            batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, position, 1
-            batch.seq_id[i][0], batch.logits[i] = sequence, logits
-        self.context.decode(self.batch)
-
     def _run(self, prompts: list[list[int]], max_new_tokens: int, choose: Callable[[int, np.ndarray], int],
              stopped: Callable[[int], bool], on_token: Callable[[int, int], None]) -> list[bool]:
         """Decode up to MAX_SEQUENCES rows together; `choose(row, logits)` picks each token from the processed
         logits. Returns per row whether it ended with an EOS token."""
+        from .teacher.llama_batched import PREFILL_CHUNK, decode
         if len(prompts) > MAX_SEQUENCES:
             raise ValueError(f"{len(prompts)} rows in one batch; the llama.cpp engine takes {MAX_SEQUENCES}")
         for prompt in prompts:
@@ -141,12 +134,13 @@ class LlamaCppStudent:
                    for i, token in enumerate(prompt)]
         for start in range(0, len(entries), PREFILL_CHUNK):  # logits live until the next decode: pick them now
             chunk = entries[start:start + PREFILL_CHUNK]
-            self._decode(chunk)
+            decode(self.context, self.batch, chunk)
             for index, (r, _, _, last) in enumerate(chunk):
                 if last:
                     take(r, index)
         while active := [r for r in range(len(rows)) if live[r]]:
-            self._decode([(r, rows[r].tokens[-1], len(rows[r].tokens) - 1, True) for r in active])
+            decode(self.context, self.batch,
+                   [(r, rows[r].tokens[-1], len(rows[r].tokens) - 1, True) for r in active])
             for index, r in enumerate(active):
                 take(r, index)
         return ended

@@ -96,6 +96,18 @@ class _NumberRule:
         chain.custom_samplers.append((C.llama_sampler_chain_n(chain.sampler) - 1, self))
 
 
+def decode(context: _internals.LlamaContext, batch: _internals.LlamaBatch,
+           entries: list[tuple[int, int, int, bool]]) -> None:
+    """One `llama_decode` call; entries: (sequence, token, position, wants logits). Also the student engine's
+    (llamacpp_engine.py)."""
+    raw = batch.batch
+    raw.n_tokens = len(entries)
+    for i, (sequence, token, position, logits) in enumerate(entries):
+        raw.token[i], raw.pos[i], raw.n_seq_id[i] = token, position, 1
+        raw.seq_id[i][0], raw.logits[i] = sequence, logits
+    context.decode(batch)
+
+
 class LlamaBatchedEngine:
     def __init__(self, gguf: str | Path, max_sequences: int = 16, context_per_sequence: int = 2048,
                  threads: int = 2):
@@ -159,13 +171,7 @@ class LlamaBatchedEngine:
         return sampler
 
     def _decode(self, entries: list[tuple[int, int, int, bool]]) -> None:
-        """entries: (sequence, token, position, wants logits)."""
-        batch = self.batch.batch
-        batch.n_tokens = len(entries)
-        for i, (sequence, token, position, logits) in enumerate(entries):
-            batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, position, 1
-            batch.seq_id[i][0], batch.logits[i] = sequence, logits
-        self.context.decode(self.batch)
+        decode(self.context, self.batch, entries)
 
     def _shared(self, slot: int, prompt: list[int]) -> int:
         """Leading tokens of `prompt` the slot's cache holds, all but its last at most (whose logits are needed)."""
