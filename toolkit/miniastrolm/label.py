@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from .config import renamed
 from .procedure import Direct, Sentences, glossary
 from .prompts import Prompt
-from .revision import generation_id, review, revision_job
+from .revision import review, revision_job
 from .store import DEFAULT_DB, Paper, Store
 from .teacher import (
     RENAMED_BACKENDS,
@@ -250,11 +250,12 @@ async def _run(teacher: Teacher, jobs: list[Job], config: LabelConfig, store: St
     started = time.perf_counter()
     calls = Counter((job.paper, job.sample) for job in jobs)  # calls that make each explanation
     parts: dict[tuple[str, int], list[Result]] = {}
-    drafts: list[tuple[Result, list[str]]] = []  # explanations sent back to the teacher, with what to fix
+    drafts: list[tuple[Result, list[str], int | None]] = []  # sent back to the teacher: what to fix, the stored row
     thresholds = Thresholds()
 
-    def keep(result: Result, round_: int, parent: int | None = None) -> tuple[Result, list[str]] | None:
-        """Store one explanation (a draft or a rewrite); return it with the reader's asks if it goes back."""
+    def keep(result: Result, round_: int, parent: int | None = None) -> tuple[Result, list[str], int | None] | None:
+        """Store one explanation (a draft or a rewrite); if it goes back, return it with the reader's asks and its
+        row id (the rewrite's parent)."""
         row = _row(result, batch_id, prompt.version, teacher, params_json, procedure.name)
         asks = review(papers[result.job.paper], result.output, thresholds) \
             if result.ok and round_ < config.revision_rounds else []
@@ -262,10 +263,10 @@ async def _run(teacher: Teacher, jobs: list[Job], config: LabelConfig, store: St
             row |= {"status": "failed", "error": "sent back for revision: " + "; ".join(asks)}
         if round_:
             row |= {"round": round_, "parent": parent}
-        store.add_generation(row)
+        stored = store.add_generation(row)
         report.completion_tokens += result.completion_tokens or 0
         if asks:
-            return result, asks
+            return result, asks, stored
         report.ok += result.ok
         report.failed += not result.ok
         return None
@@ -289,8 +290,8 @@ async def _run(teacher: Teacher, jobs: list[Job], config: LabelConfig, store: St
         if not drafts:
             break
         jobs = {(draft.job.paper, draft.job.sample): (revision_job(editor, papers[draft.job.paper], draft, asks),
-                                                       generation_id(store, batch_id, draft.job))
-                for draft, asks in drafts}
+                                                       stored)
+                for draft, asks, stored in drafts}
         drafts = []
         async for result in teacher.results([job for job, _ in jobs.values()], revision_params):
             result = trimmed(result) if config.trim_cut_off else result

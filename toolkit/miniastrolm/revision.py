@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .prompts import Prompt
-from .store import Paper, Store
+from .store import Paper
 from .teacher import Job, Result
 from .validate.registry import Thresholds, judge_one
 
@@ -67,8 +67,3 @@ def revision_job(prompt: Prompt, paper: Paper, draft: Result, asks: list[str]) -
         paper, draft=draft.output or "", feedback=" ".join(f"{i}. {ask.capitalize()}." for i, ask in
                                                           enumerate(asks, 1))))
 
-
-def generation_id(store: Store, batch_id: int, job: Job) -> int:
-    """The stored row of one call (the parent of the next round)."""
-    return store.db.execute("SELECT id FROM generations WHERE paper = ? AND batch = ? AND sample = ? AND attempt = ?",
-                            (job.paper, batch_id, job.sample, job.attempt)).fetchone()[0]

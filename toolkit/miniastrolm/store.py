@@ -263,15 +263,17 @@ class Store:
             "GROUP BY paper, sample", (batch_id,))
         return {(paper, sample): (bool(finished), calls) for paper, sample, finished, calls in rows}
 
-    def add_generation(self, row: dict) -> bool:
+    def add_generation(self, row: dict) -> int | None:
         """Commit one call (or skip) on its own: a crash can lose only what is still in flight. A row the store
         already holds (the same attempt of a sample, or a second success of it) is left out, never an error:
-        workers sharing a batch may record the same skip. Returns whether the row was stored."""
+        workers sharing a batch may record the same skip. Returns the new row's id (a revision's parent), or None
+        when the row was left out."""
         row = {"output": None, "finish_reason": None, "prompt_tokens": None, "completion_tokens": None,
                "latency_ms": None, "error": None, **row, "created_at": utc_now()}
         with self.db:
-            return self.db.execute(f"INSERT INTO generations ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) "
-                                   "ON CONFLICT DO NOTHING", tuple(row.values())).rowcount == 1
+            stored = self.db.execute(f"INSERT INTO generations ({', '.join(row)}) VALUES ({', '.join('?' * len(row))}) "
+                                     "ON CONFLICT DO NOTHING RETURNING id", tuple(row.values())).fetchone()
+        return stored[0] if stored else None
 
     # -- claims: several `label` workers on one batch (migration 0008) ---------------------------------
 
